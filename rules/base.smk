@@ -1,0 +1,21 @@
+rule base_model:
+    input:
+        unpack(base_inputs),
+    output:
+        directory(BASE_CHECKPOINT),
+    params:
+        base=lambda wc: config["models"][wc.model]["base"],
+        seed=lambda wc: job_seed(wc, "base"),
+    log:
+        log_path("base_model", BASE_KEY),
+    benchmark:
+        benchmark_path("base_model", BASE_KEY)
+    threads: 2
+    resources:
+        mem_mb=resource("base", "mem_mb", 8000),
+        runtime=resource("base", "runtime", 240),
+        gpus=resource("base", "gpus", 0),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/base_model.py"

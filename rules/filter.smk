@@ -1,0 +1,22 @@
+rule filter_corpus:
+    input:
+        generated=GENERATED,
+        model=previous_checkpoint,
+    output:
+        filtered=FILTERED,
+        stats=FILTER_STATS,
+    params:
+        condition=lambda wc: condition(wc.condition),
+        seed=lambda wc: job_seed(wc, "filter"),
+    log:
+        log_path("filter_corpus", ROUND_KEY),
+    benchmark:
+        benchmark_path("filter_corpus", ROUND_KEY)
+    threads: 1
+    resources:
+        mem_mb=resource("filter", "mem_mb", 4000),
+        runtime=resource("filter", "runtime", 60),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/filter_corpus.py"

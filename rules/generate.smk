@@ -1,0 +1,22 @@
+rule generate:
+    input:
+        unpack(generate_inputs),
+    output:
+        GENERATED,
+    params:
+        condition=lambda wc: condition(wc.condition),
+        generation=lambda wc: model_section(config, wc.model, "generation"),
+        seed=lambda wc: job_seed(wc, "generate"),
+    log:
+        log_path("generate", ROUND_KEY),
+    benchmark:
+        benchmark_path("generate", ROUND_KEY)
+    threads: 2
+    resources:
+        mem_mb=resource("generate", "mem_mb", 8000),
+        runtime=resource("generate", "runtime", 120),
+        gpus=resource("generate", "gpus", 0),
+    conda:
+        "../envs/generate.yaml"
+    script:
+        "../scripts/generate.py"

@@ -1,0 +1,22 @@
+rule train_round:
+    input:
+        unpack(train_inputs),
+    output:
+        directory(ROUND_CHECKPOINT),
+    params:
+        condition=lambda wc: condition(wc.condition),
+        training=lambda wc: model_section(config, wc.model, "training"),
+        seed=lambda wc: job_seed(wc, "train"),
+    log:
+        log_path("train_round", ROUND_KEY),
+    benchmark:
+        benchmark_path("train_round", ROUND_KEY)
+    threads: 2
+    resources:
+        mem_mb=resource("train", "mem_mb", 8000),
+        runtime=resource("train", "runtime", 240),
+        gpus=resource("train", "gpus", 0),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_round.py"

@@ -1,0 +1,12 @@
+"""Step: gather every eval.json into the tidy results/summary.csv."""
+
+from selftrain.report import load_eval, summary_rows, write_summary
+from selftrain.step import step
+
+p = snakemake.params
+with step(snakemake) as log:
+    base = {m: load_eval(f) for m, f in zip(p.models, snakemake.input.base)}
+    rounds = [load_eval(f) for f in snakemake.input.rounds]
+    rows = summary_rows(base, rounds, p.conditions, p.seeds)
+    write_summary(snakemake.output[0], rows)
+    log(f"{len(rows)} rows")

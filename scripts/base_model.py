@@ -1,0 +1,32 @@
+"""Step: the round-0 model: pre-train a tiny Olmo2 here, copy a local checkpoint, or fetch a hub snapshot."""
+
+import shutil
+
+from selftrain.io import atomic_directory, read_jsonl
+from selftrain.modeling import build_olmo2, load_checkpoint, save_checkpoint
+from selftrain.step import step
+from selftrain.tokenizer import load_tokenizer
+from selftrain.training import pack_blocks, tokenize_documents, train_causal_lm
+
+base = snakemake.params.base
+with step(snakemake, offline=base["kind"] != "hub") as log:
+    out = snakemake.output[0]
+    if base["kind"] == "pretrain":
+        tok = load_tokenizer(snakemake.input.tokenizer)
+        model = build_olmo2(base["architecture"], tok, snakemake.params.seed)
+        log(f"Olmo2ForCausalLM with {sum(p.numel() for p in model.parameters()):,} parameters")
+        texts = [d["text"] for d in read_jsonl(snakemake.input.train)]
+        cfg = base["training"]
+        blocks = pack_blocks(tokenize_documents(tok, texts), cfg["block_size"], tok.eos_token_id)
+        stats = train_causal_lm(model, blocks, cfg, snakemake.params.seed, log=log)
+        save_checkpoint(model, tok, out, info=stats)
+    elif base["kind"] == "local":
+        model, tok = load_checkpoint(base["path"])  # refuses pickled weights
+        save_checkpoint(model, tok, out, info={"source": base["path"]})
+    else:  # hub, on clusters: a pinned revision, safetensors only
+        from huggingface_hub import snapshot_download
+
+        with atomic_directory(out) as tmp:
+            snapshot_download(base["hub_id"], revision=base["revision"], local_dir=tmp,
+                              allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+        log(f"downloaded {base['hub_id']}@{base['revision']}")

@@ -1,0 +1,16 @@
+"""Step: apply the condition's filter chain to round r's generated corpus."""
+
+from selftrain.filters import apply_filters
+from selftrain.io import atomic_write_json, read_jsonl, write_jsonl
+from selftrain.step import step
+from selftrain.tokenizer import load_tokenizer
+
+p, w = snakemake.params, snakemake.wildcards
+with step(snakemake) as log:
+    docs = read_jsonl(snakemake.input.generated)
+    tok = load_tokenizer(snakemake.input.model)
+    where = f"condition {w['condition']} seed {w['seed']} round {w['round']}"
+    kept, stats = apply_filters(docs, p.condition["filters"], tok, where)
+    write_jsonl(snakemake.output.filtered, kept)
+    atomic_write_json(snakemake.output.stats, stats)
+    log(f"kept {len(kept)} of {len(docs)} documents")

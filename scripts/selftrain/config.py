@@ -1,0 +1,101 @@
+"""Config loading: JSON-schema validation with clear key paths, defaults, and per-job slices."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+from .io import InputError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+# sections whose defaults are filled only after merging (a default must not shadow the base section)
+_MERGED_LATER = ("conditions", "condition_defaults")
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def _validator(schema: dict, fill_defaults: bool):
+    import jsonschema
+
+    cls = jsonschema.Draft202012Validator
+    if fill_defaults:
+        def set_defaults(validator, properties, instance, schema):
+            if isinstance(instance, dict):
+                for key, sub in properties.items():
+                    if "default" in sub and key not in instance:
+                        instance[key] = copy.deepcopy(sub["default"])
+            yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+        cls = jsonschema.validators.extend(cls, {"properties": set_defaults})
+    return cls(schema)
+
+
+def _check(schema: dict, instance, where: str = "", fill_defaults: bool = False) -> None:
+    errors = sorted(_validator(schema, fill_defaults).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for e in errors[:10]:
+            parts = [where, ".".join(str(p) for p in e.absolute_path)]
+            if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+                allowed = set(e.schema.get("properties", {}))
+                for extra in sorted(k for k in e.instance if k not in allowed):
+                    key = ".".join(filter(None, parts + [str(extra)]))
+                    lines.append(f"config key '{key}': unknown key (allowed: {', '.join(sorted(allowed))})")
+                continue
+            key = ".".join(filter(None, parts)) or "<top level>"
+            lines.append(f"config key '{key}': {e.message}")
+        raise InputError("invalid config:\n  " + "\n  ".join(lines))
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Validate config in place (unknown keys, types, ranges), fill defaults, check cross-key rules."""
+    schema = schema or load_schema()
+    _check(schema, config)
+    later = {k: config.pop(k) for k in _MERGED_LATER if k in config}
+    _check(dict(schema, required=[]), config, fill_defaults=True)
+    config.update(later)
+    config.setdefault("condition_defaults", {})
+    for name in config["conditions"]:
+        resolve_condition(config, name, schema)
+    for model, spec in config["models"].items():
+        base = spec["base"]
+        need = {"pretrain": ["architecture"], "hub": ["hub_id", "revision"], "local": ["path"]}[base["kind"]]
+        for key in need:
+            if key not in base:
+                raise InputError(f"invalid config:\n  config key 'models.{model}.base.{key}': required for kind {base['kind']!r}")
+    return config
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (override or {}).items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def resolve_condition(config: dict, name: str, schema: dict | None = None) -> dict:
+    """condition_defaults merged with the named condition, defaults filled and checked."""
+    schema = schema or load_schema()
+    if name not in config["conditions"]:
+        raise InputError(f"config key 'conditions.{name}': no such condition")
+    merged = deep_merge(config.get("condition_defaults") or {}, config["conditions"][name] or {})
+    sub = {"$defs": schema["$defs"], **schema["$defs"]["condition"]}
+    sub = dict(sub, required=["prompt"])
+    _check(sub, merged, where=f"conditions.{name}", fill_defaults=True)
+    return merged
+
+
+def model_section(config: dict, model: str, section: str) -> dict:
+    """A top-level section (generation, training, evaluation) with the model's overrides applied."""
+    return deep_merge(config.get(section, {}), config["models"][model].get(section, {}))
+
+
+def slice_hash(obj) -> str:
+    """Short SHA-256 of a config slice's canonical JSON."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,45 @@
+"""What every workflow step shares: logging to the rule's log, threads, offline mode, clean errors."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+
+from .io import InputError
+
+
+@contextlib.contextmanager
+def step(smk, offline: bool = True):
+    """Run a step body with print-style logging to smk.log[0] (and stderr); bad input exits 1 cleanly."""
+    if offline:
+        # nothing may reach a hub at run time unless a rule (the hub download) says so
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    log_path = smk.log[0] if len(smk.log) else None
+    log_file = open(log_path, "a", encoding="utf-8") if log_path else None
+    t0 = time.perf_counter()
+
+    def log(*parts):
+        line = " ".join(str(p) for p in parts)
+        stamp = f"[{time.perf_counter() - t0:7.1f}s] {line}"
+        print(stamp, file=sys.stderr, flush=True)
+        if log_file:
+            log_file.write(stamp + "\n")
+            log_file.flush()
+
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, int(smk.threads)))
+        log(f"rule {smk.rule}: threads={smk.threads}")
+        yield log
+        log("done")
+    except (InputError, ValueError, RuntimeError) as e:
+        log(f"ERROR: {e}")
+        raise SystemExit(1) from None
+    finally:
+        if log_file:
+            log_file.close()

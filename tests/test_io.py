@@ -1,0 +1,46 @@
+import json
+import os
+
+import pytest
+
+from selftrain.io import InputError, atomic_directory, atomic_write_json, read_jsonl, write_jsonl
+
+
+def test_write_and_read_jsonl_roundtrip(tmp_path):
+    path = tmp_path / "a.jsonl"
+    n = write_jsonl(path, [{"id": "x", "text": "é\n"}, {"id": "y", "text": "b", "meta": {"k": 1}}])
+    assert n == 2
+    assert path.read_text(encoding="utf-8") == '{"id": "x", "text": "é\\n"}\n{"id": "y", "meta": {"k": 1}, "text": "b"}\n'
+    assert read_jsonl(path) == [{"id": "x", "text": "é\n"}, {"id": "y", "text": "b", "meta": {"k": 1}}]
+    assert os.listdir(tmp_path) == ["a.jsonl"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("line,message", [
+    ("{not json", "a.jsonl:2: invalid JSON"),
+    ('["a"]', "a.jsonl:2: expected a JSON object"),
+    ('{"id": "b"}', "a.jsonl:2: missing key 'text'"),
+    ('{"id": "b", "text": 3}', "a.jsonl:2: 'text' must be a string"),
+])
+def test_bad_jsonl_line_names_file_and_line(tmp_path, line, message):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "a", "text": "ok"}\n' + line + "\n")
+    with pytest.raises(InputError, match=message):
+        read_jsonl(path)
+
+
+def test_atomic_json_is_canonical(tmp_path):
+    atomic_write_json(tmp_path / "e.json", {"b": 1, "a": [1.5]})
+    assert (tmp_path / "e.json").read_text() == '{\n  "a": [\n    1.5\n  ],\n  "b": 1\n}\n'
+
+
+def test_atomic_directory_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "checkpoint"
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as tmp:
+            (tmp / "weights").write_text("half")
+            raise RuntimeError("killed")
+    assert os.listdir(tmp_path) == []
+    with atomic_directory(target) as tmp:
+        (tmp / "weights").write_text("full")
+    assert (target / "weights").read_text() == "full"
+    assert json.dumps(sorted(os.listdir(tmp_path))) == '["checkpoint"]'

