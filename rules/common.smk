@@ -16,6 +16,8 @@ except InputError as e:
 
 MODELS = sorted(config["models"])
 CONDITIONS = sorted(config["conditions"])
+# resolved once: input functions and params of thousands of jobs look conditions up
+RESOLVED_CONDITIONS = {name: resolve_condition(config, name) for name in CONDITIONS}
 SEEDS = config["seeds"]
 ROUNDS = config["rounds"]
 
@@ -67,7 +69,7 @@ def previous_checkpoint(wc):
 
 
 def condition(name):
-    return resolve_condition(config, name)
+    return RESOLVED_CONDITIONS[name]
 
 
 def job_seed(wc, stage):

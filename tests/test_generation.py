@@ -1,7 +1,10 @@
 import pytest
 
 from conftest import sample_docs
-from selftrain.generation import generate_corpus, hf_generate_kwargs, vllm_sampling_kwargs
+import torch
+
+from selftrain.generation import (generate_corpus, hf_generate_kwargs, pick_tokens, sample_continuations,
+                                  vllm_sampling_kwargs)
 from selftrain.prompts import make_strategy
 
 SAMPLING = {"method": "sample", "temperature": 1.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 16, "min_new_tokens": 1}
@@ -44,6 +47,7 @@ def test_sampling_argument_builders():
     assert hf_generate_kwargs({"method": "greedy"}) == {"do_sample": False}
     assert hf_generate_kwargs({"temperature": 0.7, "top_k": 50, "top_p": 0.9}) == {
         "do_sample": True, "temperature": 0.7, "top_k": 50, "top_p": 0.9}
+    assert hf_generate_kwargs({})["top_k"] == 0  # pure sampling, not the library's default top-50
     assert vllm_sampling_kwargs({"temperature": 0.7, "top_p": 0.9, "top_k": 0, "max_new_tokens": 64}, 11) == {
         "n": 1, "temperature": 0.7, "top_p": 0.9, "top_k": -1, "max_tokens": 64, "seed": 11}
     assert vllm_sampling_kwargs({"method": "greedy", "max_new_tokens": 8}, 1)["temperature"] == 0.0
@@ -52,3 +56,32 @@ def test_sampling_argument_builders():
 def test_unknown_strategy_is_an_error(tiny_tokenizer):
     with pytest.raises(ValueError, match="prompt.strategy"):
         make_strategy({"strategy": "telepathy"}, tiny_tokenizer, [], 0)
+
+
+def test_static_cache_sampler_matches_transformers_generate_greedy(tiny_model, tiny_tokenizer):
+    """Left padding, per-row positions, the static cache and dropping finished rows change nothing."""
+    texts = ["Now, fair Hippolyta", "Four", "And then the moon, like to a silver bow", "Of our"]
+    prompts = [[tiny_tokenizer.bos_token_id] + tiny_tokenizer(t)["input_ids"] for t in texts]
+    ours = sample_continuations(tiny_model, prompts, 12, tiny_tokenizer.eos_token_id, tiny_tokenizer.pad_token_id,
+                                {"method": "greedy"}, seed=0, compact_at=1.0)
+    for p, o in zip(prompts, ours):
+        ref = tiny_model.generate(input_ids=torch.tensor([p]), do_sample=False, max_new_tokens=12,
+                                  pad_token_id=tiny_tokenizer.pad_token_id)[0, len(p):].tolist()
+        if tiny_tokenizer.eos_token_id in ref:
+            ref = ref[: ref.index(tiny_tokenizer.eos_token_id)]
+        assert o == ref
+
+
+def test_pick_tokens_samples_the_filtered_distribution():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])).repeat(20000, 1)
+    gen = torch.Generator().manual_seed(0)
+    counts = torch.bincount(pick_tokens(logits, {"temperature": 1.0}, gen), minlength=4) / 20000
+    assert torch.allclose(counts, torch.tensor([0.5, 0.3, 0.15, 0.05]), atol=0.01)
+    counts = torch.bincount(pick_tokens(logits, {"top_k": 2}, gen), minlength=4) / 20000
+    assert torch.allclose(counts, torch.tensor([0.625, 0.375, 0.0, 0.0]), atol=0.01)
+    counts = torch.bincount(pick_tokens(logits, {"top_p": 0.85}, gen), minlength=4) / 20000
+    assert torch.allclose(counts, torch.tensor([0.5, 0.3, 0.15, 0.0]) / 0.95, atol=0.01)
+    hot = torch.bincount(pick_tokens(logits, {"temperature": 2.0}, gen), minlength=4) / 20000
+    expected = torch.softmax(logits[0] / 2.0, -1)
+    assert torch.allclose(hot, expected, atol=0.01)
+    assert pick_tokens(logits[:3], {"method": "greedy"}, gen).tolist() == [0, 0, 0]

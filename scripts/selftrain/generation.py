@@ -8,13 +8,11 @@ from .seeds import derive_seed
 
 
 def hf_generate_kwargs(sampling: dict) -> dict:
-    """transformers generate() arguments for a sampling preset."""
+    """transformers generate() arguments for a sampling preset (top_k=0 disables the library's default 50)."""
     if sampling.get("method", "sample") == "greedy":
         return {"do_sample": False}
-    kw = {"do_sample": True, "temperature": sampling.get("temperature", 1.0)}
-    kw["top_k"] = sampling.get("top_k", 0) or None
-    kw["top_p"] = sampling.get("top_p", 1.0)
-    return kw
+    return {"do_sample": True, "temperature": sampling.get("temperature", 1.0),
+            "top_k": sampling.get("top_k", 0), "top_p": sampling.get("top_p", 1.0)}
 
 
 def vllm_sampling_kwargs(sampling: dict, seed: int) -> dict:
@@ -30,42 +28,98 @@ def vllm_sampling_kwargs(sampling: dict, seed: int) -> dict:
     }
 
 
-def _hf_batch(model, tokenizer, prompts: list[list[int]], sampling: dict, seed: int) -> list[list[int]]:
-    """Sample continuations of one batch of prompts (left-padded, KV cache); EOS and after dropped."""
+def pick_tokens(logits, sampling: dict, generator):
+    """One token per row: argmax (greedy) or a sample after temperature, top-k and top-p."""
     import torch
 
-    width = max(len(p) for p in prompts)
-    pad = tokenizer.pad_token_id
-    input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-    attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-    torch.manual_seed(seed)
+    if sampling.get("method", "sample") == "greedy":
+        return logits.argmax(-1)
+    t = sampling.get("temperature", 1.0)
+    if t != 1.0:
+        logits = logits / t
+    k = sampling.get("top_k", 0)
+    if k and k < logits.shape[-1]:
+        kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, -1)
+    p = sampling.get("top_p", 1.0)
+    if p < 1.0:
+        sorted_p, order = probs.sort(-1, descending=True)
+        sorted_p = sorted_p.masked_fill(sorted_p.cumsum(-1) - sorted_p > p, 0.0)
+        probs = torch.zeros_like(probs).scatter_(-1, order, sorted_p)
+    # inverse-CDF sampling: one uniform number per row; seeded generators make per-logit noise
+    # (Gumbel, exponential race, multinomial) 5-20x slower on CPU
+    cdf = probs.cumsum(-1)
+    u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u).squeeze(1).clamp(max=cdf.shape[1] - 1)
+
+
+def sample_continuations(model, prompts: list[list[int]], max_new: int, eos_id: int, pad_id: int,
+                         sampling: dict, seed: int, compact_at: float = 0.75) -> list[list[int]]:
+    """Continuations (EOS and after dropped) of one left-padded batch, with a static KV cache.
+
+    Finished rows are dropped from the batch (cache, mask, positions) once the live share falls to
+    compact_at, so that compaction copies stay rare while dead rows cost little."""
+    import torch
+    from transformers import StaticCache
+
+    n, width = len(prompts), max(len(p) for p in prompts)
+    total = width + max_new
+    dev = model.device
+    ids = torch.tensor([[pad_id] * (width - len(p)) + p for p in prompts], device=dev)
+    attn = torch.zeros(n, total, dtype=torch.long, device=dev)
+    attn[:, :width] = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=dev)
+    positions = (attn[:, :width].cumsum(-1) - 1).clamp(min=0)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    cache = StaticCache(config=model.config, max_cache_len=total)
+    out = torch.full((n, max_new), -1, dtype=torch.long, device=dev)
+    lengths = torch.full((n,), max_new, dtype=torch.long, device=dev)
+    rows = torch.arange(n, device=dev)
+    live = torch.ones(n, dtype=torch.bool, device=dev)
     with torch.inference_mode():
-        out = model.generate(
-            input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device),
-            max_new_tokens=sampling["max_new_tokens"], pad_token_id=pad,
-            eos_token_id=tokenizer.eos_token_id, use_cache=True, **hf_generate_kwargs(sampling),
-        )
-    result = []
-    for row in out[:, width:].tolist():
-        if tokenizer.eos_token_id in row:
-            row = row[: row.index(tokenizer.eos_token_id)]
-        result.append(row)
-    return result
+        logits = model(input_ids=ids, attention_mask=attn[:, :width], position_ids=positions,
+                       past_key_values=cache, use_cache=True, cache_position=torch.arange(width, device=dev),
+                       logits_to_keep=1).logits[:, -1]
+        next_pos = positions[:, -1] + 1
+        for step in range(max_new):
+            tok = pick_tokens(logits.float(), sampling, gen)
+            idx = live.nonzero().squeeze(1)
+            out[rows[idx], step] = tok[idx]
+            done = live & (tok == eos_id)
+            if done.any():
+                lengths[rows[done]] = step
+                live &= ~done
+            n_live = int(live.sum())
+            if n_live == 0 or step == max_new - 1:
+                break
+            if n_live <= compact_at * len(rows):
+                keep = live.nonzero().squeeze(1)
+                for layer in cache.layers:
+                    layer.keys, layer.values = layer.keys[keep], layer.values[keep]
+                rows, tok, attn, next_pos, live = rows[keep], tok[keep], attn[keep], next_pos[keep], live[keep]
+            attn[:, width + step] = 1
+            logits = model(input_ids=tok[:, None], attention_mask=attn, position_ids=next_pos[:, None],
+                           past_key_values=cache, use_cache=True,
+                           cache_position=torch.tensor([width + step], device=dev)).logits[:, -1]
+            next_pos = next_pos + 1
+    lengths, out = lengths.tolist(), out.tolist()
+    return [out[i][: lengths[i]] for i in range(n)]
 
 
 def generate_corpus(model, tokenizer, strategy, budget: int, sampling: dict, batch_size: int,
                     seed: int, id_prefix: str, log=print) -> list[dict]:
     """Documents whose continuation tokens add up to exactly `budget` (the last one is cut)."""
-    records, total, batch_index, t0 = [], 0, 0, time.perf_counter()
-    min_tokens = sampling.get("min_new_tokens", 1)
+    records, total, batch_index, next_prompt, t0 = [], 0, 0, 0, time.perf_counter()
+    min_tokens, max_new = sampling.get("min_new_tokens", 1), sampling["max_new_tokens"]
     while total < budget:
-        j0 = batch_index * batch_size
-        prompts = [strategy.prompt_ids(j) for j in range(j0, j0 + batch_size)]
+        # the last batches shrink to what the remaining budget needs (at full length, plus a margin)
+        n = min(batch_size, max(1, -(-(budget - total) * 5 // (4 * max_new))))
+        prompts = [strategy.prompt_ids(j) for j in range(next_prompt, next_prompt + n)]
         # sort by prompt length so that left padding stays small; order is restored by index
-        order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
-        outs = _hf_batch(model, tokenizer, [prompts[i] for i in order], sampling,
-                         derive_seed(seed, "batch", batch_index))
-        continuations = [None] * len(prompts)
+        order = sorted(range(n), key=lambda i: (len(prompts[i]), i))
+        outs = sample_continuations(model, [prompts[i] for i in order], max_new, tokenizer.eos_token_id,
+                                    tokenizer.pad_token_id, sampling, derive_seed(seed, "batch", batch_index))
+        continuations = [None] * n
         for k, i in enumerate(order):
             continuations[i] = outs[k]
         for i, cont in enumerate(continuations):
@@ -80,8 +134,9 @@ def generate_corpus(model, tokenizer, strategy, budget: int, sampling: dict, bat
                 "id": f"{id_prefix}-{len(records):06d}",
                 "prompt": tokenizer.decode(prompt),
                 "text": tokenizer.decode(cont),
-                "meta": {"n_tokens": len(cont), "batch": batch_index, "prompt_index": j0 + i},
+                "meta": {"n_tokens": len(cont), "batch": batch_index, "prompt_index": next_prompt + i},
             })
+        next_prompt += n
         batch_index += 1
         if batch_index > 10 * (budget // max(1, min_tokens) + 1):
             raise RuntimeError(f"generation cannot fill the budget of {budget} tokens")
