@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
 
-.PHONY: setup run test dry-run lint
+.PHONY: setup run test dry-run lint bench
 
 setup: $(VENV)/.installed
 
@@ -25,3 +25,6 @@ dry-run: setup
 
 lint: setup
 	$(VENV)/bin/snakemake --lint
+
+bench: setup
+	$(VENV)/bin/python bench/run.py

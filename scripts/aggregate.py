@@ -4,7 +4,7 @@ from selftrain.report import load_eval, summary_rows, write_summary
 from selftrain.step import step
 
 p = snakemake.params
-with step(snakemake) as log:
+with step(snakemake, uses_torch=False) as log:
     base = {m: load_eval(f) for m, f in zip(p.models, snakemake.input.base)}
     rounds = [load_eval(f) for f in snakemake.input.rounds]
     rows = summary_rows(base, rounds, p.conditions, p.seeds)

@@ -3,5 +3,5 @@
 from selftrain.report import plot_collapse, read_summary
 from selftrain.step import step
 
-with step(snakemake) as log:
+with step(snakemake, uses_torch=False) as log:
     plot_collapse(read_summary(snakemake.input[0]), snakemake.output.pdf, snakemake.output.png)

@@ -4,7 +4,7 @@ from selftrain.corpus import load_documents, split_documents
 from selftrain.io import atomic_write_json, write_jsonl
 from selftrain.step import step
 
-with step(snakemake) as log:
+with step(snakemake, uses_torch=False) as log:
     spec = snakemake.params.corpus
     docs = load_documents(spec)
     train, heldout = split_documents(docs, spec["heldout_fraction"], snakemake.params.seed)

@@ -3,8 +3,8 @@ import pytest
 from conftest import sample_docs
 import torch
 
-from selftrain.generation import (generate_corpus, hf_generate_kwargs, pick_tokens, sample_continuations,
-                                  vllm_sampling_kwargs)
+from selftrain.generation import (generate_corpus, hf_generate_kwargs, hf_sampler, pick_tokens, sample_continuations,
+                                  select_backend, vllm_sampling_kwargs)
 from selftrain.prompts import make_strategy
 
 SAMPLING = {"method": "sample", "temperature": 1.0, "top_p": 1.0, "top_k": 0, "max_new_tokens": 16, "min_new_tokens": 1}
@@ -12,7 +12,8 @@ SAMPLING = {"method": "sample", "temperature": 1.0, "top_p": 1.0, "top_k": 0, "m
 
 def run(model, tok, strategy="unconditional", budget=100, seed=3, batch_size=4, sampling=SAMPLING):
     s = make_strategy({"strategy": strategy, "prefix_tokens": 4}, tok, sample_docs(), seed)
-    return generate_corpus(model, tok, s, budget, sampling, batch_size, seed, "round1", log=lambda *a: None)
+    return generate_corpus(hf_sampler(model, tok, sampling, seed), tok, s, budget, sampling, batch_size, "round1",
+                           log=lambda *a: None)
 
 
 def test_budget_is_filled_exactly(tiny_model, tiny_tokenizer):
@@ -85,3 +86,10 @@ def test_pick_tokens_samples_the_filtered_distribution():
     expected = torch.softmax(logits[0] / 2.0, -1)
     assert torch.allclose(hot, expected, atol=0.01)
     assert pick_tokens(logits[:3], {"method": "greedy"}, gen).tolist() == [0, 0, 0]
+
+
+def test_backend_selection_on_a_cpu_machine():
+    assert select_backend("hf") == "hf"
+    assert select_backend("auto") == "hf"  # no GPU here (and vLLM is not installed)
+    with pytest.raises(RuntimeError, match="generation.backend 'vllm' needs the vllm package and a visible GPU"):
+        select_backend("vllm")

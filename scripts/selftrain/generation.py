@@ -106,22 +106,67 @@ def sample_continuations(model, prompts: list[list[int]], max_new: int, eos_id: 
     return [out[i][: lengths[i]] for i in range(n)]
 
 
-def generate_corpus(model, tokenizer, strategy, budget: int, sampling: dict, batch_size: int,
-                    seed: int, id_prefix: str, log=print) -> list[dict]:
-    """Documents whose continuation tokens add up to exactly `budget` (the last one is cut)."""
+def select_backend(requested: str) -> str:
+    """'hf' or 'vllm': auto takes vLLM only when it is installed and a GPU is visible."""
+    import importlib.util
+
+    if requested == "hf":
+        return "hf"
+    has_vllm = importlib.util.find_spec("vllm") is not None
+    import torch
+
+    gpu = torch.cuda.is_available()
+    if requested == "vllm" and not (has_vllm and gpu):
+        raise RuntimeError("generation.backend 'vllm' needs the vllm package and a visible GPU "
+                           f"(vllm installed: {has_vllm}, GPU visible: {gpu}); use 'auto' or 'hf'")
+    return "vllm" if has_vllm and gpu else "hf"
+
+
+def hf_sampler(model, tokenizer, sampling: dict, seed: int):
+    """sample(prompts, first_index, batch_index) for the transformers backend (one seed per batch)."""
+
+    def sample(prompts, first_index, batch_index):
+        return sample_continuations(model, prompts, sampling["max_new_tokens"], tokenizer.eos_token_id,
+                                    tokenizer.pad_token_id, sampling, derive_seed(seed, "batch", batch_index))
+
+    return sample
+
+
+def vllm_sampler(checkpoint: str, sampling: dict, seed: int, tensor_parallel_size: int = 1):
+    """sample(prompts, first_index, batch_index) for vLLM (GPU): one seed per document, EOS dropped."""
+    from vllm import LLM, SamplingParams
+
+    llm = LLM(model=str(checkpoint), tokenizer=str(checkpoint), seed=seed, dtype="bfloat16",
+              tensor_parallel_size=tensor_parallel_size, trust_remote_code=False)
+
+    def sample(prompts, first_index, batch_index):
+        params = [SamplingParams(**vllm_sampling_kwargs(sampling, derive_seed(seed, "document", first_index + i)))
+                  for i in range(len(prompts))]
+        outs = llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
+        return [list(o.outputs[0].token_ids) for o in outs]
+
+    return sample
+
+
+def generate_corpus(sample, tokenizer, strategy, budget: int, sampling: dict, batch_size: int,
+                    id_prefix: str, log=print) -> list[dict]:
+    """Documents whose continuation tokens add up to exactly `budget` (the last one is cut).
+
+    sample(prompts, first_index, batch_index) -> continuations is a backend's sampler (hf_sampler, vllm_sampler)."""
     records, total, batch_index, next_prompt, t0 = [], 0, 0, 0, time.perf_counter()
     min_tokens, max_new = sampling.get("min_new_tokens", 1), sampling["max_new_tokens"]
+    eos = tokenizer.eos_token_id
     while total < budget:
         # the last batches shrink to what the remaining budget needs (at full length, plus a margin)
         n = min(batch_size, max(1, -(-(budget - total) * 5 // (4 * max_new))))
         prompts = [strategy.prompt_ids(j) for j in range(next_prompt, next_prompt + n)]
         # sort by prompt length so that left padding stays small; order is restored by index
         order = sorted(range(n), key=lambda i: (len(prompts[i]), i))
-        outs = sample_continuations(model, [prompts[i] for i in order], max_new, tokenizer.eos_token_id,
-                                    tokenizer.pad_token_id, sampling, derive_seed(seed, "batch", batch_index))
+        outs = sample([prompts[i] for i in order], next_prompt, batch_index)
         continuations = [None] * n
         for k, i in enumerate(order):
-            continuations[i] = outs[k]
+            cont = outs[k]
+            continuations[i] = cont[: cont.index(eos)] if eos in cont else cont
         for i, cont in enumerate(continuations):
             if total >= budget:
                 break

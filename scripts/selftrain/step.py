@@ -11,8 +11,10 @@ from .io import InputError
 
 
 @contextlib.contextmanager
-def step(smk, offline: bool = True):
-    """Run a step body with print-style logging to smk.log[0] (and stderr); bad input exits 1 cleanly."""
+def step(smk, offline: bool = True, uses_torch: bool = True):
+    """Run a step body with print-style logging to smk.log[0] (and stderr); bad input exits 1 cleanly.
+
+    Steps that never touch a model pass uses_torch=False and skip torch's multi-second import."""
     if offline:
         # nothing may reach a hub at run time unless a rule (the hub download) says so
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -31,9 +33,10 @@ def step(smk, offline: bool = True):
             log_file.flush()
 
     try:
-        import torch
+        if uses_torch:
+            import torch
 
-        torch.set_num_threads(max(1, int(smk.threads)))
+            torch.set_num_threads(max(1, int(smk.threads)))
         log(f"rule {smk.rule}: threads={smk.threads}")
         yield log
         log("done")
