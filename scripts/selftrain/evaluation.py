@@ -21,15 +21,20 @@ def perplexity_task(data_file: str | Path, name: str = "heldout_perplexity") -> 
     return cfg
 
 
-def run_lm_eval(model, tokenizer, tasks: list[dict], batch_size: int, max_length: int | None, seed: int) -> dict:
-    """lm-eval simple_evaluate on an in-memory HF model; returns lm-eval's `results` dict."""
+def run_lm_eval(model, tokenizer, tasks: list, batch_size: int, max_length: int | None, seed: int) -> dict:
+    """lm-eval simple_evaluate on an in-memory HF model; returns lm-eval's `results` dict.
+
+    Tasks given as dicts (our YAMLs) need no index of lm-eval's ~14k built-in task files, which costs
+    seconds per job; built-in tasks are named by string and switch the index on."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
 
     kwargs = {"max_length": max_length} if max_length else {}
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
+    manager = TaskManager(include_defaults=any(isinstance(t, str) for t in tasks))
     out = lm_eval.simple_evaluate(
-        model=lm, tasks=tasks, log_samples=False, bootstrap_iters=0,
+        model=lm, tasks=tasks, task_manager=manager, log_samples=False, bootstrap_iters=0,
         random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
     )
     return out["results"]
