@@ -23,7 +23,7 @@ with step(snakemake, offline=base["kind"] != "hub") as log:
         save_checkpoint(model, tok, out, info=stats)
         discard_resume_state(scratch)
     elif base["kind"] == "local":
-        model, tok = load_checkpoint(base["path"])  # refuses pickled weights
+        model, tok = load_checkpoint(base["path"], trust_remote_code=base["trust_remote_code"])  # refuses pickled weights
         save_checkpoint(model, tok, out, info={"source": base["path"]})
     else:  # hub, on clusters: a pinned revision, safetensors only
         from huggingface_hub import snapshot_download

@@ -2,13 +2,13 @@
 
 from selftrain.generation import generate_corpus
 from selftrain.io import read_jsonl, write_jsonl
-from selftrain.modeling import load_checkpoint
+from selftrain.modeling import load_checkpoint, trusts_remote_code
 from selftrain.prompts import make_strategy
 from selftrain.step import step
 
 p = snakemake.params
 with step(snakemake) as log:
-    model, tok = load_checkpoint(snakemake.input.model)
+    model, tok = load_checkpoint(snakemake.input.model, trust_remote_code=trusts_remote_code(snakemake))
     real = read_jsonl(snakemake.input.real) if p.condition["prompt"]["strategy"] == "real_prefix" else []
     strategy = make_strategy(p.condition["prompt"], tok, real, p.seed)
     records = generate_corpus(

@@ -1,14 +1,14 @@
 """Step: continual pre-training of the model of round r-1 on the documents of the data regime."""
 
 from selftrain.io import read_jsonl
-from selftrain.modeling import load_checkpoint, save_checkpoint
+from selftrain.modeling import load_checkpoint, save_checkpoint, trusts_remote_code
 from selftrain.regimes import make_regime
 from selftrain.step import step
 from selftrain.training import discard_resume_state, pack_blocks, scratch_dir, tokenize_documents, train_causal_lm
 
 p = snakemake.params
 with step(snakemake) as log:
-    model, tok = load_checkpoint(snakemake.input.init)
+    model, tok = load_checkpoint(snakemake.input.init, trust_remote_code=trusts_remote_code(snakemake))
     regime = make_regime(p.condition["data"], p.seed)
     synthetic = [read_jsonl(f) for f in snakemake.input.synthetic]
     real = read_jsonl(snakemake.input.real) if regime.needs_real else []
