@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
 
-.PHONY: setup run test dry-run lint
+.PHONY: setup run test dry-run lint status verify archive
 
 setup: $(VENV)/.installed
 
@@ -25,3 +25,12 @@ dry-run: setup
 
 lint: setup
 	$(VENV)/bin/snakemake --lint
+
+status: setup
+	$(VENV)/bin/python scripts/status.py
+
+verify: setup
+	$(VENV)/bin/python scripts/verify_manifest.py --verify
+
+archive: setup
+	$(VENV)/bin/snakemake --cores $(CORES) results/archive/selftrain.tar.gz
