@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
 
-.PHONY: setup run test dry-run lint bench
+.PHONY: setup run test dry-run lint bench status verify archive
 
 setup: $(VENV)/.installed
 
@@ -28,3 +28,12 @@ lint: setup
 
 bench: setup
 	$(VENV)/bin/python bench/run.py
+
+status: setup
+	$(VENV)/bin/python scripts/status.py
+
+verify: setup
+	$(VENV)/bin/python scripts/verify_manifest.py --verify
+
+archive: setup
+	$(VENV)/bin/snakemake --cores $(CORES) results/archive/selftrain.tar.gz

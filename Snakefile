@@ -16,9 +16,11 @@ include: "rules/filter.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/archive.smk"
 
 
 rule all:
     input:
         FIGURE_PDF,
         FIGURE_PNG,
+        MANIFEST,

@@ -5,12 +5,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from selftrain.config import model_section, resolve_condition, validate_config  # noqa: E402
+from selftrain.config import check_paths, model_section, resolve_condition, validate_config  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
 try:
     validate_config(config)
+    check_paths(config)
 except InputError as e:
     raise WorkflowError(str(e)) from None
 
@@ -38,6 +39,8 @@ ROUND_EVAL = "results/{model}/{condition}/seed{seed}/round{round}/eval.json"
 SUMMARY = "results/summary.csv"
 FIGURE_PDF = "results/figures/collapse.pdf"
 FIGURE_PNG = "results/figures/collapse.png"
+MANIFEST = "results/manifest.json"
+ARCHIVE = "results/archive/{name}.tar.gz"
 
 
 def log_path(step, key=""):
@@ -54,6 +57,7 @@ wildcard_constraints:
     condition=r"[A-Za-z0-9][A-Za-z0-9_.+=-]*",
     seed=r"\d+",
     round=r"[1-9]\d*",
+    name=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
 def checkpoint_of(model, condition, seed, round_):

@@ -2,7 +2,7 @@
 
 from selftrain.generation import generate_corpus, hf_sampler, select_backend, vllm_sampler
 from selftrain.io import read_jsonl, write_jsonl
-from selftrain.modeling import load_checkpoint
+from selftrain.modeling import load_checkpoint, trusts_remote_code
 from selftrain.prompts import make_strategy
 from selftrain.step import step
 from selftrain.tokenizer import load_tokenizer
@@ -13,9 +13,10 @@ with step(snakemake) as log:
     sampling = p.condition["sampling"]
     if backend == "vllm":
         tok = load_tokenizer(snakemake.input.model)
-        sample = vllm_sampler(snakemake.input.model, sampling, p.seed, max(1, int(snakemake.resources.get("gpus", 1))))
+        sample = vllm_sampler(snakemake.input.model, sampling, p.seed, max(1, int(snakemake.resources.get("gpus", 1))),
+                              trust_remote_code=trusts_remote_code(snakemake))
     else:
-        model, tok = load_checkpoint(snakemake.input.model)
+        model, tok = load_checkpoint(snakemake.input.model, trust_remote_code=trusts_remote_code(snakemake))
         sample = hf_sampler(model, tok, sampling, p.seed)
     log(f"generation backend: {backend}")
     real = read_jsonl(snakemake.input.real) if p.condition["prompt"]["strategy"] == "real_prefix" else []

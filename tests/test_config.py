@@ -69,3 +69,59 @@ def test_deep_merge_does_not_mutate():
     a0 = copy.deepcopy(a)
     assert deep_merge(a, b) == {"x": {"y": 3, "z": 2}}
     assert a == a0
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda c: c["condition_defaults"]["sampling"].update(min_new_tokens=200),
+     "config key 'conditions.real_prefix.sampling.min_new_tokens': 200 exceeds max_new_tokens 128"),
+    (lambda c: c["generation"].update(tokens_per_round=100),
+     "config key 'generation.tokens_per_round': 100 tokens cannot fill one training block of training.block_size = 256"),
+    (lambda c: c["models"]["tiny"].update(training={"block_size": 1024}),
+     "config key 'models.tiny.training.block_size': 1024 exceeds models.tiny.base.architecture.max_position_embeddings 512"),
+    (lambda c: c["models"]["tiny"]["base"]["training"].update(block_size=600),
+     "config key 'models.tiny.base.training.block_size': 600 exceeds"),
+    (lambda c: c["models"]["tiny"]["base"].update(trust_remote_code="yes"),
+     "config key 'models.tiny.base.trust_remote_code': 'yes' is not of type 'boolean'"),
+    (lambda c: c["training"].update(save_every=-5), "config key 'training.save_every': -5 is less than the minimum of 0"),
+    (lambda c: c.update(archive={"checkpoints": True, "logs": True}), "config key 'archive.logs': unknown key"),
+])
+def test_impossible_budgets_and_new_keys_name_the_key(mutate, message):
+    c = default_config()
+    mutate(c)
+    with pytest.raises(InputError) as e:
+        validate_config(c)
+    assert message in str(e.value)
+
+
+def test_remote_code_is_off_and_resume_states_on_by_default():
+    c = validate_config(default_config())
+    assert c["models"]["tiny"]["base"]["trust_remote_code"] is False
+    assert (c["training"]["save_every"], c["archive"]) == (100, {"corpora": False, "checkpoints": False})
+
+
+def _local_model_config(path):
+    c = default_config()
+    c["models"]["tiny"]["base"] = {"kind": "local", "path": str(path)}
+    return validate_config(c)
+
+
+def test_missing_paths_are_named_before_any_job(tmp_path):
+    from selftrain.config import check_paths
+
+    c = default_config()
+    c["corpus"] = {"source": "jsonl", "path": "corpus/missing.jsonl"}
+    with pytest.raises(InputError, match="config key 'corpus.path': no file 'corpus/missing.jsonl'"):
+        check_paths(validate_config(c), tmp_path)
+    c["corpus"] = {"source": "text_files", "path": "texts/*.txt"}
+    with pytest.raises(InputError, match=r"config key 'corpus.path': no file matches 'texts/\*.txt'"):
+        check_paths(validate_config(c), tmp_path)
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts/a.txt").write_text("x")
+    check_paths(validate_config(c), tmp_path)
+    with pytest.raises(InputError, match="config key 'models.tiny.base.path': no checkpoint .config.json. in 'base'"):
+        check_paths(_local_model_config("base"), tmp_path)
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/config.json").write_text("{}")
+    (tmp_path / "base/pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(InputError, match="no safetensors weights in 'base' .pickled weights are refused."):
+        check_paths(_local_model_config("base"), tmp_path)

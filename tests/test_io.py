@@ -44,3 +44,13 @@ def test_atomic_directory_leaves_nothing_on_failure(tmp_path):
         (tmp / "weights").write_text("full")
     assert (target / "weights").read_text() == "full"
     assert json.dumps(sorted(os.listdir(tmp_path))) == '["checkpoint"]'
+
+
+def test_temp_siblings_left_by_a_killed_writer_are_removed(tmp_path):
+    (tmp_path / ".a.json.k1l2e3d4.tmp").write_text("half")
+    (tmp_path / ".ckpt.z9y8x7w6.tmp").mkdir()
+    (tmp_path / ".other.json.k1l2e3d4.tmp").write_text("not ours")
+    atomic_write_json(tmp_path / "a.json", {"x": 1})
+    with atomic_directory(tmp_path / "ckpt") as d:
+        (d / "w").write_text("w")
+    assert sorted(os.listdir(tmp_path)) == [".other.json.k1l2e3d4.tmp", "a.json", "ckpt"]

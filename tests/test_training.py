@@ -42,3 +42,66 @@ def test_training_lowers_loss_and_is_deterministic(tiny_tokenizer, tiny_arch):
 def test_training_without_a_full_block_is_an_error(tiny_model):
     with pytest.raises(ValueError, match="block_size"):
         train_causal_lm(tiny_model, np.zeros((0, 32), dtype=np.int64), {"epochs": 1, "batch_size": 1, "lr": 1e-3}, 0)
+
+
+class Killed(Exception):
+    """Stands in for SIGKILL inside the training loop (raised from the log callback)."""
+
+
+def _train(tiny_tokenizer, tiny_arch, blocks, cfg, resume_dir=None, kill_on=None, seed=1):
+    from selftrain.modeling import build_olmo2
+
+    lines = []
+
+    def log(line):
+        lines.append(line)
+        if kill_on and line.startswith(kill_on):
+            raise Killed(line)
+
+    model = build_olmo2(tiny_arch, tiny_tokenizer, seed=0)
+    try:
+        stats = train_causal_lm(model, blocks, cfg, seed=seed, log=log, resume_dir=resume_dir)
+    except Killed:
+        return None, None, lines
+    return stats, [p.detach().clone() for p in model.parameters()], lines
+
+
+@pytest.mark.parametrize("kill_on,resumed_from", [
+    ("step 3/", 2),                      # between two saves: the steps after the last save are redone
+    ("resume state saved at step 4", 4),  # right after a save
+    ("resume state saved at step 6", 6),  # a save on the epoch boundary (6 steps per epoch)
+])
+def test_killed_training_resumes_to_identical_weights(tiny_tokenizer, tiny_arch, tmp_path, kill_on, resumed_from):
+    from conftest import sample_docs
+    from selftrain.training import discard_resume_state
+
+    blocks = pack_blocks(tokenize_documents(tiny_tokenizer, [d["text"] for d in sample_docs()]), 32,
+                         tiny_tokenizer.eos_token_id)
+    assert int(np.ceil(len(blocks) / 16)) == 6
+    cfg = {"epochs": 2, "batch_size": 16, "lr": 3e-3, "warmup_steps": 2, "save_every": 2}
+    ref_stats, ref_weights, _ = _train(tiny_tokenizer, tiny_arch, blocks, cfg)
+    scratch = tmp_path / ".scratch" / "checkpoint"
+    assert _train(tiny_tokenizer, tiny_arch, blocks, cfg, scratch, kill_on=kill_on)[0] is None
+    assert sorted(p.name for p in scratch.iterdir()) == ["model.safetensors", "optimizer.safetensors", "state.json"]
+    # a state of another run (other seed) is ignored, not resumed
+    _, _, lines = _train(tiny_tokenizer, tiny_arch, blocks, cfg, scratch, kill_on="step 1/", seed=2)
+    assert not any(line.startswith("resumed") for line in lines)
+    # killed again after resuming, then resumed a second time
+    stats, _, lines = _train(tiny_tokenizer, tiny_arch, blocks, cfg, scratch, kill_on="resume state saved at step 10")
+    assert stats is None and f"resumed from step {resumed_from} ({scratch})" in lines
+    stats, weights, lines = _train(tiny_tokenizer, tiny_arch, blocks, cfg, scratch)
+    assert f"resumed from step 10 ({scratch})" in lines
+    assert stats == ref_stats
+    assert all(torch_equal(a, b) for a, b in zip(weights, ref_weights))
+    discard_resume_state(scratch)
+    assert not (tmp_path / ".scratch").exists() and tmp_path.exists()
+
+
+def torch_equal(a, b):
+    return bool((a == b).all())
+
+
+def test_scratch_dir_mirrors_the_target_outside_it():
+    from selftrain.training import scratch_dir
+
+    assert scratch_dir("results/pico/c/seed0/round2/checkpoint") == "results/.scratch/pico/c/seed0/round2/checkpoint"

@@ -2,8 +2,11 @@
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -66,7 +69,7 @@ def write_config(workdir, cfg):
 def run_a(tmp_path_factory):
     wd = tmp_path_factory.mktemp("run_a")
     write_config(wd, TINY)
-    snakemake(wd, "results/figures/collapse.pdf")
+    snakemake(wd, "results/figures/collapse.pdf", "results/manifest.json")
     return wd
 
 
@@ -128,12 +131,85 @@ def test_raising_rounds_and_adding_a_condition_schedule_only_new_jobs(run_a):
 def test_same_config_and_seed_give_identical_bytes(run_a, tmp_path):
     wd = tmp_path / "run_b"
     write_config(wd, TINY)
-    snakemake(wd, "results/figures/collapse.pdf")
+    snakemake(wd, "results/figures/collapse.pdf", "results/manifest.json")
     files = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*")
                    if p.suffix in (".jsonl", ".csv") or p.name in ("eval.json", "filter_stats.json", "collapse.pdf"))
     assert len(files) == 2 + 4 * 4 + 1 + 1 + 1  # data, rounds x (gen, filt, stats, eval), base eval, summary, pdf
     for rel in files:
         assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
+    # provenance records and the manifest hold no time stamp: the same bytes too
+    records = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*.prov.json"))
+    assert len(records) == 3 + 1 + 2 + 4 * 5 + 1 + 2 + 1  # data, tokenizer, round 0, rounds, summary, figures, manifest
+    for rel in records + [Path("results/manifest.json")]:
+        assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
+
+
+def test_every_target_has_a_record_and_the_manifest_verifies(run_a):
+    rec = json.loads((run_a / "results/pico/unconditional/seed0/round2/checkpoint.prov.json").read_text())
+    assert rec["rule"] == "train_round"
+    assert rec["wildcards"] == {"model": "pico", "condition": "unconditional", "seed": "0", "round": "2"}
+    assert set(rec["input"]["files"]) == {"results/pico/unconditional/seed0/round1/checkpoint",
+                                          "results/pico/unconditional/seed0/round2/filtered.jsonl"}
+    assert "model.safetensors" in rec["output"]["files"]["results/pico/unconditional/seed0/round2/checkpoint"]["files"]
+    assert rec["seeds"] == {"seed": rec["params"]["seed"]} and len(rec["config_hash"]) == 16
+    assert rec["device"]["backend"] == "cpu" and rec["packages"]["torch"].startswith("2.")
+    assert len(rec["code"]["commit"]) == 40
+    manifest = json.loads((run_a / "results/manifest.json").read_text())
+    assert len(manifest["jobs"]) == 1 + 1 + 2 + 4 * 4 + 2  # data, tokenizer, round 0, rounds, aggregate + plot
+    verify = [sys.executable, str(ROOT / "scripts/verify_manifest.py"), "--verify"]
+    assert subprocess.run(verify, cwd=run_a, capture_output=True).returncode == 0
+    target = run_a / "results/pico/real_prefix/seed0/round1/filter_stats.json"
+    original = target.read_bytes()
+    target.write_bytes(original.replace(b"{", b"{ ", 1))
+    proc = subprocess.run(verify, cwd=run_a, capture_output=True, text=True)
+    target.write_bytes(original)
+    assert proc.returncode == 1
+    assert "MISMATCH results/pico/real_prefix/seed0/round1/filter_stats.json: sha256" in proc.stdout
+
+
+def test_deleting_and_rebuilding_one_target_gives_the_same_bytes(run_a):
+    ckpt = run_a / "results/pico/real_prefix/seed0/round2/checkpoint"
+    later = [ckpt / "model.safetensors", ckpt.with_name("eval.json"), run_a / "results/summary.csv",
+             run_a / "results/figures/collapse.pdf", run_a / "results/manifest.json", Path(f"{ckpt}.prov.json")]
+    before = {p: p.read_bytes() for p in later}
+    shutil.rmtree(ckpt)
+    snakemake(run_a, "results/pico/real_prefix/seed0/round2/checkpoint")
+    assert jobs_of(snakemake(run_a, "-n", "results/manifest.json").stdout) == {
+        "evaluate_round": 1, "aggregate": 1, "plot": 1, "manifest": 1}
+    snakemake(run_a, "results/manifest.json")
+    for p in later:
+        assert p.read_bytes() == before[p], p
+
+
+def test_archive_recreates_the_figure_and_verifies_on_a_fresh_directory(run_a, tmp_path):
+    snakemake(run_a, "results/archive/tiny.tar.gz")
+    archive = run_a / "results/archive/tiny.tar.gz"
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        tar.extractall(tmp_path, filter="data")
+    assert {"tiny/code/Snakefile", "tiny/config.yaml", "tiny/environment/pip-freeze.txt", "tiny/archive.json",
+            "tiny/results/manifest.json", "tiny/results/summary.csv", "tiny/results/figures/collapse.pdf",
+            "tiny/results/pico/real_prefix/seed0/round2/eval.json"} <= set(names)
+    assert not any(n.endswith((".safetensors", ".jsonl")) for n in names)  # archive.checkpoints/corpora: false
+    root = tmp_path / "tiny"
+    env = {"PATH": os.environ["PATH"]}  # nothing of this checkout: the archive's own code only
+    cmd = [sys.executable, "code/scripts/reproduce_archive.py"]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "figure byte-identical; manifest verified, all match" in proc.stdout
+    assert (root / "reproduced/summary.csv").read_bytes() == (run_a / "results/summary.csv").read_bytes()
+    ev = root / "results/pico/unconditional/seed0/round1/eval.json"
+    ev.write_text(ev.read_text().replace('"round": 1', '"round": 3'))
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    assert "MISMATCH results/pico/unconditional/seed0/round1/eval.json: sha256" in proc.stdout
+    assert "MISMATCH results/summary.csv: re-created from the eval JSONs, it differs" in proc.stdout
+
+
+def test_no_shell_directive_takes_config_values():
+    # every rule runs a script: config values reach steps as Python objects, never through a shell
+    for smk in sorted((ROOT / "rules").glob("*.smk")) + [ROOT / "Snakefile"]:
+        assert not re.search(r"^\s+(shell|run):", smk.read_text(), re.M), smk
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

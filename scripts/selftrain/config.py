@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import glob
 import hashlib
+import os
 import json
 from pathlib import Path
 
@@ -69,7 +71,63 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
         for key in need:
             if key not in base:
                 raise InputError(f"invalid config:\n  config key 'models.{model}.base.{key}': required for kind {base['kind']!r}")
+    check_budgets(config)
     return config
+
+
+def _where(config: dict, model: str, section: str, key: str) -> str:
+    """The config key a model's value of section.key comes from (its override or the top level)."""
+    return f"models.{model}.{section}.{key}" if key in config["models"][model].get(section, {}) else f"{section}.{key}"
+
+
+def check_budgets(config: dict) -> None:
+    """Cross-key rules a schema cannot state: budgets that no run could meet fail before any job."""
+    problems = []
+    for name in config["conditions"]:
+        s = resolve_condition(config, name)["sampling"]
+        if s["min_new_tokens"] > s["max_new_tokens"]:
+            problems.append(f"config key 'conditions.{name}.sampling.min_new_tokens': {s['min_new_tokens']} exceeds "
+                            f"max_new_tokens {s['max_new_tokens']}, so every continuation would be discarded")
+    for model, spec in config["models"].items():
+        training, generation = model_section(config, model, "training"), model_section(config, model, "generation")
+        if generation["tokens_per_round"] < training["block_size"]:
+            problems.append(f"config key '{_where(config, model, 'generation', 'tokens_per_round')}': "
+                            f"{generation['tokens_per_round']} tokens cannot fill one training block of "
+                            f"{_where(config, model, 'training', 'block_size')} = {training['block_size']} (model {model})")
+        arch = spec["base"].get("architecture")
+        if arch:
+            for key, value in ((f"models.{model}.base.training.block_size", spec["base"]["training"]["block_size"]),
+                               (_where(config, model, "training", "block_size"), training["block_size"])):
+                if value > arch["max_position_embeddings"]:
+                    problems.append(f"config key '{key}': {value} exceeds models.{model}.base.architecture."
+                                    f"max_position_embeddings {arch['max_position_embeddings']}")
+    if problems:
+        raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(problems)))
+
+
+def check_paths(config: dict, root: str | Path = ".") -> None:
+    """Paths the config names exist (relative to the working directory root), before any job starts."""
+    root = Path(root)
+    problems = []
+    corpus = config["corpus"]
+    if corpus["source"] in ("jsonl", "text_files") and not corpus.get("path"):
+        problems.append(f"config key 'corpus.path': required for corpus.source {corpus['source']!r}")
+    elif corpus["source"] == "jsonl" and not (root / corpus["path"]).is_file():
+        problems.append(f"config key 'corpus.path': no file {corpus['path']!r}")
+    elif corpus["source"] == "text_files" and not glob.glob(os.path.join(root, corpus["path"]), recursive=True):
+        problems.append(f"config key 'corpus.path': no file matches {corpus['path']!r}")
+    for model, spec in config["models"].items():
+        base = spec["base"]
+        if base["kind"] != "local":
+            continue
+        path = root / base["path"]
+        if not (path / "config.json").is_file():
+            problems.append(f"config key 'models.{model}.base.path': no checkpoint (config.json) in {base['path']!r}")
+        elif not any(path.glob("*.safetensors")):
+            problems.append(f"config key 'models.{model}.base.path': no safetensors weights in {base['path']!r} "
+                            "(pickled weights are refused)")
+    if problems:
+        raise InputError("invalid config:\n  " + "\n  ".join(problems))
 
 
 def deep_merge(base: dict, override: dict) -> dict:

@@ -132,12 +132,13 @@ def hf_sampler(model, tokenizer, sampling: dict, seed: int):
     return sample
 
 
-def vllm_sampler(checkpoint: str, sampling: dict, seed: int, tensor_parallel_size: int = 1):
+def vllm_sampler(checkpoint: str, sampling: dict, seed: int, tensor_parallel_size: int = 1,
+                 trust_remote_code: bool = False):
     """sample(prompts, first_index, batch_index) for vLLM (GPU): one seed per document, EOS dropped."""
     from vllm import LLM, SamplingParams
 
     llm = LLM(model=str(checkpoint), tokenizer=str(checkpoint), seed=seed, dtype="bfloat16",
-              tensor_parallel_size=tensor_parallel_size, trust_remote_code=False)
+              tensor_parallel_size=tensor_parallel_size, trust_remote_code=trust_remote_code)
 
     def sample(prompts, first_index, batch_index):
         params = [SamplingParams(**vllm_sampling_kwargs(sampling, derive_seed(seed, "document", first_index + i)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,7 +16,16 @@ class InputError(ValueError):
     """Bad input (config, corpus, JSONL line): the message names the file, key or line."""
 
 
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temp siblings of path left by a killed writer (one job writes a target at a time)."""
+    stale = re.compile(rf"^\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp$")
+    for p in path.parent.iterdir():
+        if stale.match(p.name):
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+
+
 def _tmp_sibling(path: Path, suffix: str = "") -> Path:
+    _remove_stale_temps(path)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)
     return Path(name)
@@ -82,6 +92,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp directory next to path; on success it is renamed to path, else removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp

@@ -8,6 +8,7 @@ import sys
 import time
 
 from .io import InputError
+from .provenance import write_records
 
 
 @contextlib.contextmanager
@@ -39,7 +40,9 @@ def step(smk, offline: bool = True, uses_torch: bool = True):
             torch.set_num_threads(max(1, int(smk.threads)))
         log(f"rule {smk.rule}: threads={smk.threads}")
         yield log
-        log("done")
+        # the record is written only after the body succeeded, so a record never describes a half-written target
+        sidecars = write_records(smk)
+        log(f"done; provenance in {', '.join(map(str, sidecars))}")
     except (InputError, ValueError, RuntimeError) as e:
         log(f"ERROR: {e}")
         raise SystemExit(1) from None

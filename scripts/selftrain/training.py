@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -36,8 +37,11 @@ def lr_at(step: int, total: int, peak: float, warmup: int, min_ratio: float) -> 
     return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print) -> dict:
-    """Train in place for cfg['epochs'] passes over shuffled blocks; returns a stats dict."""
+def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, resume_dir=None) -> dict:
+    """Train in place for cfg['epochs'] passes over shuffled blocks; returns a stats dict.
+
+    With resume_dir and cfg['save_every'] > 0, the full state (weights, optimizer, data order, RNG) is
+    saved there every save_every steps and a killed run continues from it to the same final bytes."""
     import torch
     from accelerate import Accelerator
 
@@ -63,9 +67,21 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print) 
     gen = np.random.default_rng(seed)
     data = torch.from_numpy(blocks)
     step, tokens, losses, t0 = 0, 0, [], time.perf_counter()
+    save_every = cfg.get("save_every", 0) if resume_dir else 0
+    fingerprint = resume_fingerprint(model, blocks, cfg, seed) if save_every else None
+    order, skip = None, 0
+    if save_every:
+        state = load_resume_state(resume_dir, fingerprint, model, opt)
+        if state is not None:
+            step, tokens, losses, skip = state["step"], state["tokens"], state["losses"], state["position"]
+            order = np.asarray(state["order"], dtype=np.int64)
+            gen.bit_generator.state = state["generator"]
+            log(f"resumed from step {step} ({resume_dir})")
     while step < total:
-        order = gen.permutation(len(blocks))
-        for start in range(0, len(order), bs):
+        if order is None:
+            order = gen.permutation(len(blocks))
+            skip = 0
+        for start in range(skip * bs, len(order), bs):
             if step >= total:
                 break
             batch = data[torch.from_numpy(order[start : start + bs])].to(accelerator.device)
@@ -82,6 +98,12 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print) 
             step += 1
             if step % max(1, total // 10) == 0 or step == total:
                 log(f"step {step}/{total} loss {np.mean(losses[-max(1, total // 10):]):.4f}")
+            if save_every and step % save_every == 0 and step < total:
+                save_resume_state(resume_dir, fingerprint, model, opt, {
+                    "step": step, "tokens": tokens, "losses": losses, "order": order.tolist(),
+                    "position": start // bs + 1, "generator": gen.bit_generator.state})
+                log(f"resume state saved at step {step}")
+        order = None
     seconds = time.perf_counter() - t0
     log(f"trained {tokens} tokens in {seconds:.1f}s ({tokens / seconds:.0f} tokens/s)")
     model.eval()
@@ -92,3 +114,92 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print) 
         "first_loss": round(losses[0], 6),
         "final_loss": round(float(np.mean(losses[-max(1, len(losses) // 10):])), 6),
     }
+
+
+RESUME_WEIGHTS = "model.safetensors"
+RESUME_OPTIMIZER = "optimizer.safetensors"
+RESUME_STATE = "state.json"
+
+
+def resume_fingerprint(model, blocks: np.ndarray, cfg: dict, seed: int) -> str:
+    """What a resume state belongs to: initial weights, data, config (save_every aside) and seed."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    h.update(json.dumps({k: v for k, v in cfg.items() if k != "save_every"}, sort_keys=True).encode())
+    h.update(str(seed).encode())
+    h.update(np.ascontiguousarray(blocks).tobytes())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_resume_state(resume_dir, fingerprint: str, model, opt, state: dict) -> None:
+    """Atomically replace resume_dir with weights and optimizer (safetensors) and the loop state (JSON)."""
+    import torch
+    from safetensors.torch import save_file, save_model
+
+    from .io import atomic_directory
+
+    opt_state = opt.state_dict()
+    tensors = {f"{i}.{k}": v.detach().cpu().contiguous() for i, s in opt_state["state"].items()
+               for k, v in s.items() if isinstance(v, torch.Tensor)}
+    tensors["torch_rng"] = torch.get_rng_state()
+    with atomic_directory(resume_dir) as tmp:
+        save_model(model, str(tmp / RESUME_WEIGHTS))
+        save_file(tensors, str(tmp / RESUME_OPTIMIZER))
+        doc = dict(state, fingerprint=fingerprint, param_groups=opt_state["param_groups"],
+                   state_keys={str(i): sorted(s) for i, s in opt_state["state"].items()})
+        (tmp / RESUME_STATE).write_text(json.dumps(doc))
+
+
+def load_resume_state(resume_dir, fingerprint: str, model, opt) -> dict | None:
+    """Restore model and optimizer from resume_dir and return the loop state; None when there is no
+    state or it belongs to another run (other weights, data, config or seed)."""
+    from pathlib import Path
+
+    import torch
+    from safetensors.torch import load_file, load_model
+
+    path = Path(resume_dir)
+    if not (path / RESUME_STATE).is_file():
+        return None
+    state = json.loads((path / RESUME_STATE).read_text())
+    if state.get("fingerprint") != fingerprint:
+        return None
+    load_model(model, str(path / RESUME_WEIGHTS))
+    tensors = load_file(str(path / RESUME_OPTIMIZER))
+    opt.load_state_dict({
+        "state": {int(i): {k: tensors[f"{i}.{k}"] for k in keys} for i, keys in state["state_keys"].items()},
+        "param_groups": state["param_groups"],
+    })
+    torch.set_rng_state(tensors["torch_rng"])
+    return state
+
+
+def scratch_dir(target: str) -> str:
+    """results/.scratch/<target under results>: resume state kept outside the directory() output,
+    which Snakemake wipes before a job starts."""
+    from pathlib import Path
+
+    parts = Path(target).parts
+    rel = Path(*parts[1:]) if parts and parts[0] == "results" else Path(target)
+    return str(Path("results", ".scratch", rel))
+
+
+def discard_resume_state(resume_dir) -> None:
+    """Remove a resume state after its checkpoint is saved, and its empty parents up to .scratch itself."""
+    import shutil
+    from pathlib import Path
+
+    path = Path(resume_dir)
+    shutil.rmtree(path, ignore_errors=True)
+    for parent in path.parents:
+        if not parent.is_dir() or any(parent.iterdir()):
+            break
+        parent.rmdir()
+        if parent.name == ".scratch":
+            break

@@ -1,0 +1,40 @@
+rule manifest:
+    input:
+        FIGURE_PDF,
+        FIGURE_PNG,
+    output:
+        MANIFEST,
+    log:
+        log_path("manifest"),
+    benchmark:
+        benchmark_path("manifest")
+    threads: 1
+    resources:
+        mem_mb=resource("report", "mem_mb", 2000),
+        runtime=resource("report", "runtime", 30),
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/manifest.py"
+
+
+rule archive:
+    input:
+        MANIFEST,
+    output:
+        ARCHIVE,
+    params:
+        archive=config["archive"],
+        config=config,
+    log:
+        log_path("archive", "archive/{name}"),
+    benchmark:
+        benchmark_path("archive", "archive/{name}")
+    threads: 1
+    resources:
+        mem_mb=resource("report", "mem_mb", 2000),
+        runtime=resource("report", "runtime", 30),
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/archive.py"
