@@ -83,10 +83,13 @@ class PerplexityBand(DocumentFilter):
         return {"base" if spec.get("scorer", "current") == "base" else "model"}
 
     def keep(self, docs):
+        import torch
+
         from .modeling import load_checkpoint
 
         path = self.context["base" if self.spec.get("scorer", "current") == "base" else "model"]
-        model, tok = load_checkpoint(path)
+        gpu = torch.cuda.is_available()
+        model, tok = load_checkpoint(path, device="cuda" if gpu else "cpu", dtype=torch.bfloat16 if gpu else None)
         scores = document_perplexities(model, tok, [d["text"] for d in docs],
                                        self.spec.get("batch_size", 16), self.spec.get("max_tokens", 512))
         mask, self.details = band_mask(scores, self.spec.get("keep_fraction", 0.5), self.spec.get("band", "lowest"))
@@ -266,16 +269,23 @@ class Detector(DocumentFilter):
         machine = [d["text"] for d in read_jsonl(self.context["reference"])]
         real = read_jsonl(self.context["real"])
         rng = np.random.default_rng(self.seed)
-        pick = rng.permutation(len(real))[: min(len(real), self.spec.get("max_train_documents", 2000))]
-        # real documents are cut to the generated length, so that length is no cue
+        # balanced classes (as many real as machine examples), else the classifier learns the prior
+        n_human = min(len(real), len(machine), self.spec.get("max_train_documents", 2000))
+        pick = sorted(rng.permutation(len(real))[:n_human])
+        # a random window of each real document, as long as a typical generation: length is no cue,
+        # and document heads (titles, stage directions) are not over-represented
         width = int(np.median([len(t) for t in machine])) if machine else 0
-        human = [real[i]["text"][:width] for i in sorted(pick)]
+        starts = [int(rng.integers(0, max(1, len(real[i]["text"]) - width))) for i in pick]
+        human = [real[i]["text"][s : s + width] for i, s in zip(pick, starts)]
         dim = self.spec.get("features", 4096)
         x = hashed_features(human + machine, dim)
         y = np.array([1.0] * len(human) + [0.0] * len(machine))
-        w, b = train_logistic(x, y, self.spec.get("steps", 300), self.spec.get("lr", 1.0), self.spec.get("l2", 1e-4))
+        w, b = train_logistic(x, y, self.spec.get("steps", 300), self.spec.get("lr", 5.0), self.spec.get("l2", 1e-4))
         train_acc = float((((x @ w + b) > 0) == (y > 0.5)).mean())
-        p_human = 1 / (1 + np.exp(-(hashed_features([d["text"] for d in docs], dim) @ w + b)))
+        texts = [d["text"] for d in docs]
+        # scored in chunks: the dense feature matrix of a whole round would not fit in memory
+        logits = np.concatenate([hashed_features(texts[i : i + 1000], dim) @ w + b for i in range(0, len(texts), 1000)])
+        p_human = 1 / (1 + np.exp(-logits))
         mask, band = band_mask([float(p) for p in p_human], self.spec.get("keep_fraction", 0.5), "highest")
         self.details = {"train_documents": {"human": len(human), "machine": len(machine)},
                         "train_accuracy": round(train_acc, 6),
