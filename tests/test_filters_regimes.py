@@ -206,3 +206,12 @@ def test_a_budget_the_pool_cannot_fill_is_an_error():
     r = make_regime({"regime": "accumulate_subsample", "budget_tokens": 1000}, 0)
     with pytest.raises(ValueError, match="accumulate_subsample: 7 pool documents \\(50 tokens\\) cannot fill a budget of 1000"):
         r.documents([R1, R2], REAL)
+
+
+def test_real_tokens_caps_the_real_pool_with_the_same_documents_every_round():
+    r = make_regime({"regime": "accumulate", "real_tokens": 15}, 0)
+    docs = r.documents([R1], REAL)
+    real = [d for d in docs if d["id"].startswith("real")]
+    assert sum(len(d["text"].split()) for d in real) == 15 and len(real) == 2
+    assert real == [d for d in make_regime({"regime": "accumulate", "real_tokens": 15}, 9).documents([R1, R2], REAL)
+                    if d["id"].startswith("real")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from .seeds import derive_seed
@@ -30,6 +32,24 @@ class DataRegime:
 
     def documents(self, synthetic_rounds: list[list[dict]], real: list[dict]) -> list[dict]:
         raise NotImplementedError
+
+    def real_pool(self, real: list[dict]) -> list[dict]:
+        """The real documents the regime may use: all, or real_tokens of them chosen by a hash of their
+        id, so that every round (and every condition) sees the same real subset."""
+        budget = self.spec.get("real_tokens")
+        if not budget:
+            return list(real)
+        ranked = sorted(real, key=lambda d: hashlib.sha256(d["id"].encode()).hexdigest())
+        chosen, total = [], 0
+        for doc in ranked:
+            if total >= budget:
+                break
+            n = self.size(doc)
+            if total + n > budget:
+                doc, n = {**doc, "text": doc["text"][: max(1, round(len(doc["text"]) * (budget - total) / n))]}, budget - total
+            chosen.append(doc)
+            total += n
+        return chosen
 
     def draw(self, pool: list[dict], budget: int, salt: str) -> list[dict]:
         """Documents of pool in a seeded order until their size reaches budget, returned in pool order;
@@ -71,7 +91,7 @@ class Accumulate(DataRegime):
         return list(range(1, round_ + 1))
 
     def documents(self, synthetic_rounds, real):
-        return list(real) + [d for corpus in synthetic_rounds for d in corpus]
+        return self.real_pool(real) + [d for corpus in synthetic_rounds for d in corpus]
 
 
 class Mix(DataRegime):
@@ -85,7 +105,7 @@ class Mix(DataRegime):
         synthetic = synthetic_rounds[-1]
         total = sum(self.size(d) for d in synthetic)
         share = self.spec.get("real_fraction", 0.1)
-        return (self.draw(list(real), round(share * total), "real")
+        return (self.draw(self.real_pool(real), round(share * total), "real")
                 + self.draw(list(synthetic), round((1 - share) * total), "synthetic"))
 
 
