@@ -73,6 +73,8 @@ def previous_checkpoint(wc):
 
 
 def condition(name):
+    """The resolved condition (defaults merged and checked), resolved once at load time: input
+    functions ask for it for every job, and a large grid has thousands."""
     return RESOLVED_CONDITIONS[name]
 
 
@@ -106,19 +108,44 @@ def base_inputs(wc):
 
 
 def generate_inputs(wc):
+    """Round r-1's model, plus the documents the prompting strategy takes prompts from: real text, or
+    (self_prefix after round 1) round r-1's own generated corpus."""
+    from selftrain.prompts import strategy_source
+
     inputs = {"model": previous_checkpoint(wc)}
-    if condition(wc.condition)["prompt"]["strategy"] == "real_prefix":
+    source = strategy_source(condition(wc.condition)["prompt"], int(wc.round))
+    if source == "real":
         inputs["real"] = TRAIN_JSONL
+    elif source == "previous":
+        inputs["previous"] = GENERATED.format(model=wc.model, condition=wc.condition, seed=wc.seed,
+                                              round=int(wc.round) - 1)
     return inputs
 
 
+def filter_inputs(wc):
+    """What the condition's filters read besides round r-1's model: the base model, real text, round 1's
+    generated corpus (the detector's machine examples)."""
+    from selftrain.filters import filter_needs
+
+    needs = filter_needs(condition(wc.condition)["filters"])
+    paths = {
+        "base": BASE_CHECKPOINT.format(model=wc.model),
+        "real": TRAIN_JSONL,
+        "reference": GENERATED.format(model=wc.model, condition=wc.condition, seed=wc.seed, round=1),
+    }
+    return {k: v for k, v in paths.items() if k in needs}
+
+
 def train_inputs(wc):
-    """Round r continues from round r-1 and trains on the filtered corpora its data regime names."""
+    """Round r continues from round r-1 (init previous) or restarts from the base model (init base), and
+    trains on the filtered corpora its data regime names."""
     from selftrain.regimes import make_regime
 
-    regime = make_regime(condition(wc.condition)["data"], 0)
+    spec = condition(wc.condition)
+    regime = make_regime(spec["data"], 0)
+    init = BASE_CHECKPOINT.format(model=wc.model) if spec["init"] == "base" else previous_checkpoint(wc)
     inputs = {
-        "init": previous_checkpoint(wc),
+        "init": init,
         "synthetic": [FILTERED.format(model=wc.model, condition=wc.condition, seed=wc.seed, round=r)
                       for r in regime.needs_rounds(int(wc.round))],
     }

@@ -10,7 +10,9 @@ with step(snakemake) as log:
     docs = read_jsonl(snakemake.input.generated)
     tok = load_tokenizer(snakemake.input.model)
     where = f"condition {w['condition']} seed {w['seed']} round {w['round']}"
-    kept, stats = apply_filters(docs, p.condition["filters"], tok, where)
+    # what the filters may read (checkpoints, real text, round 1's corpus), by the names of the inputs
+    context = {k: snakemake.input[k] for k in ("model", "base", "real", "reference") if k in snakemake.input.keys()}
+    kept, stats = apply_filters(docs, p.condition["filters"], tok, where, context, p.seed)
     write_jsonl(snakemake.output.filtered, kept)
     atomic_write_json(snakemake.output.stats, stats)
     log(f"kept {len(kept)} of {len(docs)} documents")

@@ -125,3 +125,54 @@ def test_missing_paths_are_named_before_any_job(tmp_path):
     (tmp_path / "base/pytorch_model.bin").write_bytes(b"pickle")
     with pytest.raises(InputError, match="no safetensors weights in 'base' .pickled weights are refused."):
         check_paths(_local_model_config("base"), tmp_path)
+
+
+def test_grid_expands_into_named_conditions_merged_over_the_defaults():
+    c = default_config()
+    c["grid"] = {
+        "prompt": {"real_prefix64": {"strategy": "real_prefix", "prefix_tokens": 64},
+                   "unconditional": {"strategy": "unconditional"}},
+        "filter": {"ppl_q50": [{"name": "perplexity", "keep_fraction": 0.5}], "none": []},
+        "data": {"replace": {"regime": "replace"}},
+        "init": ["previous", "base"],
+    }
+    validate_config(c)
+    assert "grid" not in c
+    grid_names = sorted(n for n in c["conditions"] if "__" in n)
+    assert grid_names == sorted(
+        f"prompt-{p}__filter-{f}__data-replace__init-{i}"
+        for p in ("real_prefix64", "unconditional") for f in ("ppl_q50", "none") for i in ("previous", "base"))
+    assert sorted(n for n in c["conditions"] if "__" not in n) == ["real_prefix", "unconditional"]
+    r = resolve_condition(c, "prompt-real_prefix64__filter-ppl_q50__data-replace__init-base")
+    assert r["prompt"] == {"strategy": "real_prefix", "prefix_tokens": 64}
+    assert r["filters"] == [{"name": "perplexity", "keep_fraction": 0.5}]
+    assert (r["init"], r["data"], r["sampling"]["max_new_tokens"]) == ("base", {"regime": "replace"}, 128)
+    assert validate_config(c) == c  # a second validation changes nothing
+
+
+def test_grid_alone_is_enough_and_sampling_axis_merges_key_by_key():
+    c = default_config()
+    del c["conditions"]
+    c["grid"] = {"sampling": {"greedy": {"method": "greedy"}, "t07": {"temperature": 0.7}}}
+    c["condition_defaults"]["prompt"] = {"strategy": "unconditional"}
+    validate_config(c)
+    assert sorted(c["conditions"]) == ["sampling-greedy", "sampling-t07"]
+    s = resolve_condition(c, "sampling-t07")["sampling"]
+    assert (s["temperature"], s["max_new_tokens"], s["method"]) == (0.7, 128, "sample")
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda c: c.update(grid={"prompt": {"unconditional": {"strategy": "unconditional"}}},
+                        conditions={"prompt-unconditional": {"prompt": {"strategy": "unconditional"}}}),
+     "config key 'conditions.prompt-unconditional': also a grid point"),
+    (lambda c: c.update(grid={"prompt": {"bad/label": {"strategy": "unconditional"}}}), "config key 'grid.prompt'"),
+    (lambda c: c.update(grid={"filter": {"x": [{"name": "perplexity", "band": "top"}]}}), "config key 'grid.filter.x.0.band'"),
+    (lambda c: c.update(grid={"datta": {}}), "config key 'grid.datta': unknown key"),
+    (lambda c: c.pop("conditions"), "config key 'conditions': no condition"),
+])
+def test_bad_grid_names_the_key(mutate, message):
+    c = default_config()
+    mutate(c)
+    with pytest.raises(InputError) as e:
+        validate_config(c)
+    assert message in str(e.value)

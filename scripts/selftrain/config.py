@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import glob
 import hashlib
-import os
+import itertools
 import json
+import os
 from pathlib import Path
 
 import yaml
@@ -15,7 +16,9 @@ from .io import InputError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 # sections whose defaults are filled only after merging (a default must not shadow the base section)
-_MERGED_LATER = ("conditions", "condition_defaults")
+_MERGED_LATER = ("conditions", "condition_defaults", "grid")
+# grid axes in name order, each with the condition key it sets
+GRID_AXES = (("prompt", "prompt"), ("sampling", "sampling"), ("filter", "filters"), ("data", "data"), ("init", "init"))
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
@@ -63,6 +66,14 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     _check(dict(schema, required=[]), config, fill_defaults=True)
     config.update(later)
     config.setdefault("condition_defaults", {})
+    config.setdefault("conditions", {})
+    # expanded once: the grid key is consumed so that rules (and a second validation) see plain conditions
+    for name, cond in expand_grid(config.pop("grid", None) or {}).items():
+        if name in config["conditions"]:
+            raise InputError(f"invalid config:\n  config key 'conditions.{name}': also a grid point; rename one")
+        config["conditions"][name] = cond
+    if not config["conditions"]:
+        raise InputError("invalid config:\n  config key 'conditions': no condition (name one or declare a grid)")
     for name in config["conditions"]:
         resolve_condition(config, name, schema)
     for model, spec in config["models"].items():
@@ -71,6 +82,10 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
         for key in need:
             if key not in base:
                 raise InputError(f"invalid config:\n  config key 'models.{model}.base.{key}': required for kind {base['kind']!r}")
+    if config["corpus"]["source"] == "hf":
+        for key in ("dataset", "revision"):
+            if key not in config["corpus"]:
+                raise InputError(f"invalid config:\n  config key 'corpus.{key}': required for source 'hf'")
     check_budgets(config)
     return config
 
@@ -128,6 +143,22 @@ def check_paths(config: dict, root: str | Path = ".") -> None:
                             "(pickled weights are refused)")
     if problems:
         raise InputError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def expand_grid(grid: dict) -> dict[str, dict]:
+    """Conditions of every point of a grid, named axis-label joined by '__' in GRID_AXES order."""
+    axes = []
+    for axis, key in GRID_AXES:
+        if grid.get(axis):
+            values = grid[axis]
+            items = list(values.items()) if isinstance(values, dict) else [(v, v) for v in values]
+            axes.append([(f"{axis}-{label}", key, value) for label, value in items])
+    if not axes:
+        return {}
+    out = {}
+    for point in itertools.product(*axes):
+        out["__".join(n for n, _, _ in point)] = {key: copy.deepcopy(value) for _, key, value in point}
+    return out
 
 
 def deep_merge(base: dict, override: dict) -> dict:

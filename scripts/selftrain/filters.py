@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
+import re
+from collections import Counter
+
+import numpy as np
+
 
 class EmptyCorpusError(RuntimeError):
     """A filter chain (or a generator) left no document to train on."""
 
 
 class DocumentFilter:
-    """Interface: keep(docs) -> one bool per document; params() -> thresholds for filter_stats.json."""
+    """Interface: keep(docs) -> one bool per document; params() -> thresholds for filter_stats.json.
+
+    `context` maps what a filter may read to file paths: "model" (round r-1's checkpoint), "base" (the
+    round-0 checkpoint), "real" (held-in real documents), "reference" (round 1's generated corpus);
+    needs(spec) names the ones a filter reads, so the workflow makes them inputs. keep() may fill
+    self.details (measured thresholds, per-reason counts) for filter_stats.json."""
 
     name = ""
 
-    def __init__(self, spec: dict, tokenizer):
-        self.spec, self.tokenizer = spec, tokenizer
+    def __init__(self, spec: dict, tokenizer, context: dict | None = None, seed: int = 0):
+        self.spec, self.tokenizer, self.context, self.seed = spec, tokenizer, context or {}, seed
+        self.details: dict = {}
+
+    @staticmethod
+    def needs(spec: dict) -> set[str]:
+        return set()
 
     def keep(self, docs: list[dict]) -> list[bool]:
         raise NotImplementedError
@@ -42,20 +59,269 @@ class MinLength(DocumentFilter):
                 len(self.tokenizer(d["text"], add_special_tokens=False)["input_ids"]) >= k for d in docs]
 
 
-FILTERS = {cls.name: cls for cls in (NoFilter, MinLength)}
+def band_mask(scores: list[float], keep_fraction: float, band: str) -> tuple[list[bool], dict]:
+    """Keep ceil(keep_fraction * n) documents by rank of score (ties by position): the lowest, the
+    highest or the middle ones; returns the mask and the kept score range."""
+    n = len(scores)
+    n_keep = min(n, math.ceil(keep_fraction * n))
+    ranked = sorted(range(n), key=lambda i: (scores[i], i))
+    start = {"lowest": 0, "highest": n - n_keep, "middle": (n - n_keep) // 2}[band]
+    chosen = set(ranked[start : start + n_keep])
+    kept = [scores[i] for i in sorted(chosen)]
+    details = {"kept_min": round(min(kept), 6), "kept_max": round(max(kept), 6)} if kept else {}
+    return [i in chosen for i in range(n)], details
 
 
-def apply_filters(docs: list[dict], specs: list[dict], tokenizer, where: str) -> tuple[list[dict], dict]:
+class PerplexityBand(DocumentFilter):
+    """Score each document's perplexity under the current (round r-1) or the base model and keep a
+    quantile band of keep_fraction: the lowest, the highest or the middle perplexities."""
+
+    name = "perplexity"
+
+    @staticmethod
+    def needs(spec):
+        return {"base" if spec.get("scorer", "current") == "base" else "model"}
+
+    def keep(self, docs):
+        import torch
+
+        from .modeling import load_checkpoint
+
+        path = self.context["base" if self.spec.get("scorer", "current") == "base" else "model"]
+        gpu = torch.cuda.is_available()
+        model, tok = load_checkpoint(path, device="cuda" if gpu else "cpu", dtype=torch.bfloat16 if gpu else None)
+        scores = document_perplexities(model, tok, [d["text"] for d in docs],
+                                       self.spec.get("batch_size", 16), self.spec.get("max_tokens", 512))
+        mask, self.details = band_mask(scores, self.spec.get("keep_fraction", 0.5), self.spec.get("band", "lowest"))
+        self.details["scored_median"] = round(float(np.median(scores)), 6) if scores else None
+        return mask
+
+
+def document_perplexities(model, tokenizer, texts: list[str], batch_size: int, max_tokens: int) -> list[float]:
+    """exp(mean token NLL) of each text after BOS (first max_tokens tokens), in right-padded batches."""
+    import torch
+
+    ids = [[tokenizer.bos_token_id] + t[: max_tokens] for t in
+           tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    out = [0.0] * len(ids)
+    order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))  # similar lengths share a batch
+    for b in range(0, len(order), batch_size):
+        batch = [ids[i] for i in order[b : b + batch_size]]
+        width = max(len(x) for x in batch)
+        input_ids = torch.tensor([x + [tokenizer.pad_token_id] * (width - len(x)) for x in batch])
+        mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in batch])
+        with torch.inference_mode():
+            logits = model(input_ids=input_ids.to(model.device), attention_mask=mask.to(model.device)).logits
+        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+        nll = -logp.gather(-1, input_ids[:, 1:, None].to(logp.device)).squeeze(-1).cpu()
+        valid = mask[:, 1:].float()
+        mean = (nll * valid).sum(1) / valid.sum(1).clamp(min=1)
+        for k, i in enumerate(order[b : b + batch_size]):
+            out[i] = float(torch.exp(mean[k]))
+    return out
+
+
+QUALITY_DEFAULTS = {
+    "min_words": 5, "max_words": 100000, "max_symbol_ratio": 0.1, "min_alpha_word_fraction": 0.8,
+    "max_duplicate_line_fraction": 0.3,
+    "max_top_ngram_fraction": {2: 0.20, 3: 0.18, 4: 0.16},
+    "max_duplicate_ngram_fraction": {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
+}
+
+
+def top_ngram_fraction(words: list[str], n: int) -> float:
+    """Share of word characters covered by the most frequent word n-gram (all its occurrences)."""
+    grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    total = sum(len(w) for w in words)
+    if not grams or not total:
+        return 0.0
+    gram, count = grams.most_common(1)[0]
+    return sum(len(w) for w in gram) * count / total if count > 1 else 0.0
+
+
+def duplicate_ngram_fraction(words: list[str], n: int) -> float:
+    """Share of word characters inside word n-grams that occur more than once."""
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    counts = Counter(grams)
+    covered = [False] * len(words)
+    for i, g in enumerate(grams):
+        if counts[g] > 1:
+            covered[i : i + n] = [True] * n
+    total = sum(len(w) for w in words)
+    return sum(len(w) for w, c in zip(words, covered) if c) / total if total else 0.0
+
+
+def quality_failure(text: str, t: dict) -> str | None:
+    """The first Gopher-style rule a text breaks (None if it passes all)."""
+    words = text.split()
+    if not t["min_words"] <= len(words) <= t["max_words"]:
+        return "word_count"
+    symbols = text.count("#") + text.count("...") + text.count("\u2026")
+    if symbols / len(words) > t["max_symbol_ratio"]:
+        return "symbol_ratio"
+    if sum(bool(re.search(r"[^\W\d_]", w)) for w in words) / len(words) < t["min_alpha_word_fraction"]:
+        return "alpha_words"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and 1 - len(set(lines)) / len(lines) > t["max_duplicate_line_fraction"]:
+        return "duplicate_lines"
+    for n, limit in sorted((int(k), v) for k, v in t["max_top_ngram_fraction"].items()):
+        if top_ngram_fraction(words, n) > limit:
+            return f"top_{n}gram"
+    for n, limit in sorted((int(k), v) for k, v in t["max_duplicate_ngram_fraction"].items()):
+        if duplicate_ngram_fraction(words, n) > limit:
+            return f"duplicate_{n}gram"
+    return None
+
+
+class Quality(DocumentFilter):
+    """Gopher-style heuristics: word count, symbol ratio, alphabetic words, duplicate lines, top and
+    duplicated n-gram character shares; each threshold configurable, removals counted by rule."""
+
+    name = "quality"
+
+    def keep(self, docs):
+        t = {**QUALITY_DEFAULTS, **{k: v for k, v in self.spec.items() if k != "name"}}
+        reasons = [quality_failure(d["text"], t) for d in docs]
+        self.details = {"removed_by": dict(sorted(Counter(r for r in reasons if r).items()))}
+        return [r is None for r in reasons]
+
+
+def _shingles(text: str, n: int) -> set[bytes]:
+    words = text.lower().split()
+    if len(words) <= n:
+        return {" ".join(words).encode()}
+    return {" ".join(words[i : i + n]).encode() for i in range(len(words) - n + 1)}
+
+
+class Dedup(DocumentFilter):
+    """Exact duplicates (normalised text) and MinHash near-duplicates (datasketch LSH over word
+    n-gram shingles): the first document of each group is kept."""
+
+    name = "dedup"
+
+    def keep(self, docs):
+        from datasketch import MinHash, MinHashLSH
+
+        threshold, num_perm = self.spec.get("threshold", 0.8), self.spec.get("num_perm", 128)
+        n = self.spec.get("shingle_words", 5)
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        seen, signatures, mask, exact, near = set(), {}, [], 0, 0
+        for i, d in enumerate(docs):
+            key = hashlib.sha256(" ".join(d["text"].lower().split()).encode()).hexdigest()
+            if key in seen:
+                exact += 1
+                mask.append(False)
+                continue
+            seen.add(key)
+            m = MinHash(num_perm=num_perm, seed=1)  # a fixed seed: the same text, the same signature
+            m.update_batch(sorted(_shingles(d["text"], n)))
+            # LSH gives candidates; the estimated Jaccard similarity decides
+            if any(m.jaccard(signatures[k]) >= threshold for k in lsh.query(m)):
+                near += 1
+                mask.append(False)
+                continue
+            lsh.insert(i, m)
+            signatures[i] = m
+            mask.append(True)
+        self.details = {"exact_duplicates": exact, "near_duplicates": near}
+        return mask
+
+
+def hashed_features(texts: list[str], dim: int) -> np.ndarray:
+    """L2-normalised counts of word unigrams and bigrams, hashed (stable across runs) into dim buckets."""
+    x = np.zeros((len(texts), dim), dtype=np.float64)
+    for row, text in enumerate(texts):
+        words = text.lower().split()
+        for gram in words + [a + " " + b for a, b in zip(words, words[1:])]:
+            h = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=8).digest(), "little")
+            x[row, h % dim] += 1.0
+        norm = np.linalg.norm(x[row])
+        if norm:
+            x[row] /= norm
+    return x
+
+
+def train_logistic(x: np.ndarray, y: np.ndarray, steps: int, lr: float, l2: float) -> tuple[np.ndarray, float]:
+    """Full-batch gradient descent on the L2-regularised logistic loss (deterministic)."""
+    w, b = np.zeros(x.shape[1]), 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(x @ w + b)))
+        g = p - y
+        w -= lr * (x.T @ g / len(y) + l2 * w)
+        b -= lr * float(g.mean())
+    return w, b
+
+
+class Detector(DocumentFilter):
+    """A machine-text detector (Drayson-style): logistic regression on hashed n-gram features, trained
+    on held-in real text (label human) against round 1's generated corpus (label machine); keeps the
+    keep_fraction of documents it scores most human-like."""
+
+    name = "detector"
+
+    @staticmethod
+    def needs(spec):
+        return {"real", "reference"}
+
+    def keep(self, docs):
+        from .io import read_jsonl
+
+        machine = [d["text"] for d in read_jsonl(self.context["reference"])]
+        real = read_jsonl(self.context["real"])
+        rng = np.random.default_rng(self.seed)
+        # balanced classes (as many real as machine examples), else the classifier learns the prior
+        n_human = min(len(real), len(machine), self.spec.get("max_train_documents", 2000))
+        pick = sorted(rng.permutation(len(real))[:n_human])
+        # a random window of each real document, as long as a typical generation: length is no cue,
+        # and document heads (titles, stage directions) are not over-represented
+        width = int(np.median([len(t) for t in machine])) if machine else 0
+        starts = [int(rng.integers(0, max(1, len(real[i]["text"]) - width))) for i in pick]
+        human = [real[i]["text"][s : s + width] for i, s in zip(pick, starts)]
+        dim = self.spec.get("features", 4096)
+        x = hashed_features(human + machine, dim)
+        y = np.array([1.0] * len(human) + [0.0] * len(machine))
+        w, b = train_logistic(x, y, self.spec.get("steps", 300), self.spec.get("lr", 5.0), self.spec.get("l2", 1e-4))
+        train_acc = float((((x @ w + b) > 0) == (y > 0.5)).mean())
+        texts = [d["text"] for d in docs]
+        # scored in chunks: the dense feature matrix of a whole round would not fit in memory
+        logits = np.concatenate([hashed_features(texts[i : i + 1000], dim) @ w + b for i in range(0, len(texts), 1000)])
+        p_human = 1 / (1 + np.exp(-logits))
+        mask, band = band_mask([float(p) for p in p_human], self.spec.get("keep_fraction", 0.5), "highest")
+        self.details = {"train_documents": {"human": len(human), "machine": len(machine)},
+                        "train_accuracy": round(train_acc, 6),
+                        "human_probability_kept_min": band.get("kept_min"),
+                        "human_probability_mean": round(float(p_human.mean()), 6) if len(docs) else None}
+        return mask
+
+
+FILTERS = {cls.name: cls for cls in (NoFilter, MinLength, PerplexityBand, Quality, Dedup, Detector)}
+
+
+def filter_needs(specs: list[dict]) -> set[str]:
+    """The context entries (model, base, real, reference) a filter chain reads."""
+    needs = set()
+    for spec in specs or []:
+        if spec["name"] not in FILTERS:
+            raise ValueError(f"filters: unknown filter {spec['name']!r} (one of {sorted(FILTERS)})")
+        needs |= FILTERS[spec["name"]].needs(spec)
+    return needs
+
+
+def apply_filters(docs: list[dict], specs: list[dict], tokenizer, where: str, context: dict | None = None,
+                  seed: int = 0) -> tuple[list[dict], dict]:
     """Run the filter chain; returns (kept documents, stats). An emptied corpus is an error naming `where`."""
     stats = {"input_documents": len(docs), "steps": []}
     for spec in specs or [{"name": "none"}]:
         if spec["name"] not in FILTERS:
             raise ValueError(f"{where}: unknown filter {spec['name']!r} (one of {sorted(FILTERS)})")
-        f = FILTERS[spec["name"]](spec, tokenizer)
-        mask = f.keep(docs)
+        f = FILTERS[spec["name"]](spec, tokenizer, context, seed)
+        mask = f.keep(docs) if docs else []
         kept = [d for d, k in zip(docs, mask) if k]
-        stats["steps"].append({"name": f.name, "params": f.params(), "input": len(docs),
-                               "kept": len(kept), "removed": len(docs) - len(kept)})
+        step = {"name": f.name, "params": f.params(), "input": len(docs), "kept": len(kept),
+                "removed": len(docs) - len(kept)}
+        if f.details:
+            step["details"] = f.details
+        stats["steps"].append(step)
         docs = kept
     stats["output_documents"] = len(docs)
     if not docs:

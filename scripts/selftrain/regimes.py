@@ -2,24 +2,74 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import numpy as np
+
+from .seeds import derive_seed
+
+
+def word_count(doc: dict) -> int:
+    """Default document size: whitespace words (the train step passes a tokenizer-based count)."""
+    return len(doc["text"].split())
+
 
 class DataRegime:
     """Interface: documents(synthetic_rounds, real) -> training documents.
 
     synthetic_rounds holds the filtered corpora of the rounds the regime asked for (needs_rounds),
-    oldest first; real holds the held-in real documents when needs_real is set."""
+    oldest first; real holds the held-in real documents when needs_real is set. Budgets are counted
+    with size(doc) (tokens in the train step)."""
 
     name = ""
     needs_real = False
 
-    def __init__(self, spec: dict, seed: int):
-        self.spec, self.seed = spec, seed
+    def __init__(self, spec: dict, seed: int, size=word_count):
+        self.spec, self.seed, self.size = spec, seed, size
 
     def needs_rounds(self, round_: int) -> list[int]:
         return [round_]
 
     def documents(self, synthetic_rounds: list[list[dict]], real: list[dict]) -> list[dict]:
         raise NotImplementedError
+
+    def real_pool(self, real: list[dict]) -> list[dict]:
+        """The real documents the regime may use: all, or real_tokens of them chosen by a hash of their
+        id, so that every round (and every condition) sees the same real subset."""
+        budget = self.spec.get("real_tokens")
+        if not budget:
+            return list(real)
+        ranked = sorted(real, key=lambda d: hashlib.sha256(d["id"].encode()).hexdigest())
+        chosen, total = [], 0
+        for doc in ranked:
+            if total >= budget:
+                break
+            n = self.size(doc)
+            if total + n > budget:
+                doc, n = {**doc, "text": doc["text"][: max(1, round(len(doc["text"]) * (budget - total) / n))]}, budget - total
+            chosen.append(doc)
+            total += n
+        return chosen
+
+    def draw(self, pool: list[dict], budget: int, salt: str) -> list[dict]:
+        """Documents of pool in a seeded order until their size reaches budget, returned in pool order;
+        the last one is cut to the remaining budget by its share of characters. A pool too small for
+        the budget is an error."""
+        order = np.random.default_rng(derive_seed(self.seed, salt)).permutation(len(pool))
+        chosen, total = {}, 0
+        for i in order:
+            if total >= budget:
+                break
+            doc, n = pool[i], self.size(pool[i])
+            if total + n > budget:
+                doc = {**doc, "text": doc["text"][: max(1, round(len(doc["text"]) * (budget - total) / n))]}
+                n = budget - total
+            chosen[int(i)] = doc
+            total += n
+        if total < budget:
+            raise ValueError(f"data regime {self.name}: {len(pool)} {salt} documents ({total} tokens) "
+                             f"cannot fill a budget of {budget} tokens")
+        return [chosen[i] for i in sorted(chosen)]
 
 
 class Replace(DataRegime):
@@ -31,11 +81,62 @@ class Replace(DataRegime):
         return list(synthetic_rounds[-1])
 
 
-REGIMES = {cls.name: cls for cls in (Replace,)}
+class Accumulate(DataRegime):
+    """All real documents plus the filtered synthetic corpora of every round so far (Gerstgrasser et al.)."""
+
+    name = "accumulate"
+    needs_real = True
+
+    def needs_rounds(self, round_):
+        return list(range(1, round_ + 1))
+
+    def documents(self, synthetic_rounds, real):
+        return self.real_pool(real) + [d for corpus in synthetic_rounds for d in corpus]
 
 
-def make_regime(spec: dict, seed: int) -> DataRegime:
+class Mix(DataRegime):
+    """This round's synthetic corpus mixed with real documents at a fixed real share of the tokens
+    (Shumailov et al.); the total stays the size of this round's synthetic corpus."""
+
+    name = "mix"
+    needs_real = True
+
+    def documents(self, synthetic_rounds, real):
+        synthetic = synthetic_rounds[-1]
+        total = sum(self.size(d) for d in synthetic)
+        share = self.spec.get("real_fraction", 0.1)
+        return (self.draw(self.real_pool(real), round(share * total), "real")
+                + self.draw(list(synthetic), round((1 - share) * total), "synthetic"))
+
+
+class AccumulateSubsample(Accumulate):
+    """A fixed budget drawn from the accumulated pool (real + every round so far; Kazdan et al.):
+    budget_tokens, or the size of this round's synthetic corpus when unset."""
+
+    name = "accumulate_subsample"
+
+    def documents(self, synthetic_rounds, real):
+        pool = super().documents(synthetic_rounds, real)
+        budget = self.spec.get("budget_tokens") or sum(self.size(d) for d in synthetic_rounds[-1])
+        return self.draw(pool, budget, "pool")
+
+
+REGIMES = {cls.name: cls for cls in (Replace, Accumulate, Mix, AccumulateSubsample)}
+
+
+def make_regime(spec: dict, seed: int, size=word_count) -> DataRegime:
     name = spec.get("regime", "replace")
     if name not in REGIMES:
         raise ValueError(f"data.regime: unknown regime {name!r} (one of {sorted(REGIMES)})")
-    return REGIMES[name](spec, seed)
+    return REGIMES[name](spec, seed, size)
+
+
+def composition(docs: list[dict], synthetic_rounds: dict[int, list[dict]], real: list[dict]) -> dict:
+    """How many training documents come from the real corpus and from each round's synthetic corpus."""
+    source = {d["id"]: "real" for d in real}
+    for r, corpus in synthetic_rounds.items():
+        source.update({d["id"]: f"round{r}" for d in corpus})
+    counts: dict[str, int] = {}
+    for d in docs:
+        counts[source[d["id"]]] = counts.get(source[d["id"]], 0) + 1
+    return dict(sorted(counts.items()))
