@@ -63,6 +63,8 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, 
         lr=cfg["lr"], betas=tuple(cfg.get("betas", (0.9, 0.95))), eps=1e-8,
     )
     model, opt = accelerator.prepare(model, opt)
+    # data parallel: every process walks the same global batches and takes its share of each
+    rank, world = accelerator.process_index, accelerator.num_processes
     model.train()
     gen = np.random.default_rng(seed)
     data = torch.from_numpy(blocks)
@@ -84,7 +86,10 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, 
         for start in range(skip * bs, len(order), bs):
             if step >= total:
                 break
-            batch = data[torch.from_numpy(order[start : start + bs])].to(accelerator.device)
+            rows = order[start : start + bs]
+            if world > 1:  # a short last batch still gives every process a row, so none waits forever
+                rows = np.resize(rows, max(len(rows), world))[rank::world]
+            batch = data[torch.from_numpy(rows)].to(accelerator.device)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total, cfg["lr"], cfg.get("warmup_steps", 0), cfg.get("min_lr_ratio", 0.1))
             loss = model(input_ids=batch, labels=batch).loss
@@ -94,11 +99,11 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, 
             opt.step()
             opt.zero_grad(set_to_none=True)
             losses.append(float(loss.detach()))
-            tokens += batch.numel()
+            tokens += batch.numel() * world
             step += 1
             if step % max(1, total // 10) == 0 or step == total:
                 log(f"step {step}/{total} loss {np.mean(losses[-max(1, total // 10):]):.4f}")
-            if save_every and step % save_every == 0 and step < total:
+            if save_every and step % save_every == 0 and step < total and accelerator.is_main_process:
                 save_resume_state(resume_dir, fingerprint, model, opt, {
                     "step": step, "tokens": tokens, "losses": losses, "order": order.tolist(),
                     "position": start // bs + 1, "generator": gen.bit_generator.state})
@@ -185,9 +190,11 @@ def scratch_dir(target: str) -> str:
     which Snakemake wipes before a job starts."""
     from pathlib import Path
 
-    parts = Path(target).parts
-    rel = Path(*parts[1:]) if parts and parts[0] == "results" else Path(target)
-    return str(Path("results", ".scratch", rel))
+    path = Path(target)
+    if path.is_absolute() or not path.parts or path.parts[0] != "results":
+        # anywhere else: a hidden sibling, never a path that joins back onto the target itself
+        return str(path.parent / f".{path.name}.scratch")
+    return str(Path("results", ".scratch", *path.parts[1:]))
 
 
 def discard_resume_state(resume_dir) -> None:
