@@ -4,8 +4,8 @@ from collections import Counter
 
 import pytest
 
-from selftrain.diversity import (cap_words, compression_ratio, corpus_diversity, distinct_n, rep_n, self_bleu,
-                                 tail_vocabulary, unigram_entropy, words)
+from selftrain.diversity import (cap_words, compression_ratio, corpus_diversity, distinct_n, rep_n, seeded_order,
+                                 self_bleu, tail_vocabulary, unigram_entropy, words)
 
 DOCS = [["a", "b", "a", "b"], ["a", "c"]]
 
@@ -70,13 +70,23 @@ def test_cap_words_cuts_the_last_document():
 
 def test_corpus_diversity_record():
     texts = ["The cat sat.", "", "A cat, a dog!", "the end"]
-    rec = corpus_diversity(texts, ["k0", "k1", "k2", "k3"], tail={"dog", "sat", "owl"}, max_words=9,
+    rec = corpus_diversity(texts, ["k0", "k1", "k2", "k3"], tail={"dog", "sat", "owl"}, max_words=None,
                            self_bleu_documents=10, seed=0)
-    # tokens: [the cat sat .] [a cat , a dog !] (cut to 5: a cat , a dog); the empty text is dropped
-    assert (rec["documents"], rec["words"], rec["mean_length"]) == (2, 9, 4.5)
-    assert rec["distinct_1"] == 7 / 9  # the cat sat . a , dog
-    assert rec["tail_survival"] == 2 / 3 and rec["tail_share"] == 2 / 9
-    assert rec["self_bleu"] == self_bleu([["the", "cat", "sat", "."], ["a", "cat", ",", "a", "dog"]])
+    # tokens: [the cat sat .] [a cat , a dog !] [the end]; the empty text is dropped
+    assert (rec["documents"], rec["words"], rec["mean_length"]) == (3, 12, 4.0)
+    assert rec["distinct_1"] == 9 / 12  # the cat sat . a , dog ! end
+    assert rec["tail_survival"] == 2 / 3 and rec["tail_share"] == 2 / 12
+    assert rec["self_bleu"] == pytest.approx(self_bleu([words(t) for t in texts if t]))
     assert set(rec) == {"documents", "words", "distinct_1", "distinct_2", "distinct_3", "rep_2", "rep_4",
                         "self_bleu", "unigram_entropy", "compression_ratio", "mean_length", "tail_survival",
                         "tail_share"}
+
+
+def test_corpus_diversity_chunks_then_caps_in_a_seeded_order():
+    rec = corpus_diversity(["a b c d e f g"], ["k"], tail=set(), max_words=5, self_bleu_documents=2, seed=1, chunk=2)
+    pieces = [["a", "b"], ["c", "d"], ["e", "f"], ["g"]]
+    kept = cap_words([pieces[i] for i in seeded_order(["k#0", "k#1", "k#2", "k#3"], 1)], 5)
+    assert sum(len(d) for d in kept) == 5 and (rec["documents"], rec["words"]) == (len(kept), 5)
+    assert rec["distinct_1"] == 1.0 and rec["mean_length"] == 5 / len(kept)
+    assert rec["self_bleu"] == self_bleu(kept[:2])
+    assert seeded_order(["x", "y", "z"], 1) == seeded_order(["x", "y", "z"], 1) != seeded_order(["x", "y", "z"], 2)

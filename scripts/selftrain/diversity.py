@@ -67,10 +67,21 @@ def mean_length(docs: list[list[str]]) -> float:
     return sum(len(d) for d in docs) / len(docs) if docs else 0.0
 
 
+def seeded_order(keys: list[str], seed: int) -> list[int]:
+    """Indices ranked by a seeded hash of their keys: a fixed shuffle that ignores file order."""
+    return sorted(range(len(keys)), key=lambda i: hashlib.sha256(f"{seed}\x1f{keys[i]}".encode()).hexdigest())
+
+
 def sample_indices(keys: list[str], k: int, seed: int) -> list[int]:
-    """k indices chosen by a seeded hash of their keys (a fixed sample that ignores file order), sorted."""
-    ranked = sorted(range(len(keys)), key=lambda i: hashlib.sha256(f"{seed}\x1f{keys[i]}".encode()).hexdigest())
-    return sorted(ranked[:k])
+    """k indices chosen by a seeded hash of their keys (a fixed sample), in file order."""
+    return sorted(seeded_order(keys, seed)[:k])
+
+
+def chunk_words(tokens: list[str], size: int | None) -> list[list[str]]:
+    """Consecutive pieces of `size` tokens (the last may be shorter); None keeps the whole document."""
+    if size is None:
+        return [tokens]
+    return [tokens[i:i + size] for i in range(0, len(tokens), size)]
 
 
 def self_bleu(docs: list[list[str]], max_n: int = 4, epsilon: float = 0.1) -> float:
@@ -135,15 +146,13 @@ def tail_vocabulary(counts: Counter, mass: float) -> list[str]:
 
 
 def corpus_diversity(texts: list[str], keys: list[str], tail: set[str], max_words: int | None,
-                     self_bleu_documents: int, seed: int) -> dict:
-    """Every diversity metric of one corpus (documents `texts` with ids `keys`), capped at max_words."""
-    tokenized = [(k, words(t)) for k, t in zip(keys, texts)]
-    tokenized = [(k, d) for k, d in tokenized if d]
-    docs = cap_words([d for _, d in tokenized], max_words)
-    kept_keys = [k for k, _ in tokenized][:len(docs)]
+                     self_bleu_documents: int, seed: int, chunk: int | None = None) -> dict:
+    """Every diversity metric of one corpus (documents `texts` with ids `keys`): documents (or their `chunk`-word
+    pieces) in a seeded order up to max_words words; self-BLEU on the first self_bleu_documents of them."""
+    pieces = [(f"{k}#{i}", d) for k, t in zip(keys, texts) for i, d in enumerate(chunk_words(words(t), chunk)) if d]
+    docs = cap_words([pieces[i][1] for i in seeded_order([k for k, _ in pieces], seed)], max_words)
     # compression is measured on the kept tokens, so a cut corpus is measured on what was kept
     kept_texts = [" ".join(d) for d in docs]
-    sample = [docs[i] for i in sample_indices(kept_keys, self_bleu_documents, seed)]
     present = {t for d in docs for t in d}
     n_words = sum(len(d) for d in docs)
     return {
@@ -154,10 +163,18 @@ def corpus_diversity(texts: list[str], keys: list[str], tail: set[str], max_word
         "distinct_3": distinct_n(docs, 3),
         "rep_2": rep_n(docs, 2),
         "rep_4": rep_n(docs, 4),
-        "self_bleu": self_bleu(sample),
+        "self_bleu": self_bleu(docs[:self_bleu_documents]),
         "unigram_entropy": unigram_entropy(docs),
         "compression_ratio": compression_ratio(kept_texts),
         "mean_length": mean_length(docs),
         "tail_survival": len(present & tail) / len(tail) if tail else 0.0,
         "tail_share": sum(1 for d in docs for t in d if t in tail) / n_words if n_words else 0.0,
     }
+
+
+def diversity_record(corpora: dict[str, list[dict]], tail: list[str], cfg: dict, seed: int) -> dict:
+    """{corpus name: metrics} for documents {id, text} per corpus, under the config's diversity section; the
+    real reference is cut into real_chunk_words-word pieces, the size of a generated document."""
+    return {name: corpus_diversity([d["text"] for d in docs], [d["id"] for d in docs], set(tail), cfg["max_words"],
+                                   cfg["self_bleu_documents"], seed, cfg["real_chunk_words"] if name == "real" else None)
+            for name, docs in corpora.items()}
