@@ -105,3 +105,30 @@ def test_downstream_groups_split_local_tasks_from_lm_eval_names_by_shots_and_lim
 def test_downstream_block_drops_stderr_and_the_filter_suffix():
     results = {"t": {"alias": "t", "acc,none": 0.25, "acc_stderr,none": "N/A", "acc_norm,none": 0.5, "sample_len": 8}}
     assert downstream_block(results, "t") == {"acc": 0.25, "acc_norm": 0.5, "items": 8}
+
+
+OLMES_CORE = ("arc_easy", "arc_challenge", "boolq", "commonsense_qa", "hellaswag", "openbookqa", "piqa", "social_iqa",
+              "winogrande")
+
+
+def test_olmes_core_task_lists_validate_and_name_real_lm_eval_tasks():
+    from pathlib import Path
+
+    import lm_eval
+    import yaml
+
+    from selftrain.config import validate_config
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "config.yaml").read_text())
+    cfg["evaluation"]["downstream"] = {"tasks": [{"name": n, "num_fewshot": 5, "limit": 500} for n in OLMES_CORE]}
+    validate_config(cfg)
+    tasks = cfg["evaluation"]["downstream"]["tasks"]
+    assert downstream_groups(tasks, {}) == {(5, 500): list(OLMES_CORE)}
+    # each name is a task YAML that lm-eval ships (its data come from the hub, on a cluster)
+    shipped = {line.split(":", 1)[1].strip() for p in Path(lm_eval.__file__).parent.joinpath("tasks").rglob("*.yaml")
+               for line in p.read_text(errors="ignore").splitlines() if line.startswith("task:")}
+    assert set(OLMES_CORE) <= shipped
+    cfg["evaluation"]["downstream"]["tasks"] = [{"name": "arc_easy", "shots": 5}]
+    with pytest.raises(InputError, match="config key 'evaluation.downstream.tasks.0.shots': unknown key"):
+        validate_config(cfg)

@@ -36,8 +36,15 @@ def downstream_groups(tasks: list[dict], task_files: dict[str, str]) -> dict[tup
     return groups
 
 
+def task_manager_for(tasks: list):
+    """lm-eval's task manager; it indexes lm-eval's own task YAMLs (seconds of CPU) only when a task is named."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_defaults=any(isinstance(t, str) for t in tasks))
+
+
 def run_lm_eval(model, tokenizer, tasks: list, batch_size: int, max_length: int | None, seed: int,
-                num_fewshot: int | None = None, limit: int | None = None) -> dict:
+                num_fewshot: int | None = None, limit: int | None = None, task_manager=None) -> dict:
     """lm-eval simple_evaluate on an in-memory HF model; returns lm-eval's `results` dict."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
@@ -46,6 +53,7 @@ def run_lm_eval(model, tokenizer, tasks: list, batch_size: int, max_length: int 
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
     out = lm_eval.simple_evaluate(
         model=lm, tasks=tasks, num_fewshot=num_fewshot, limit=limit, log_samples=False, bootstrap_iters=0,
+        task_manager=task_manager or task_manager_for(tasks),
         random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
     )
     return out["results"]
@@ -93,9 +101,10 @@ def evaluate_checkpoint(model, tokenizer, evaluation: dict, perplexity_files: di
     # perplexity needs the tasks' own settings; it joins the default group so one lm-eval call does both
     groups[(None, None)] = [perplexity_task(f, ppl_tasks[n]) for n, f in perplexity_files.items()] + groups.get((None, None), [])
     perplexity, downstream = {}, {}
+    manager = task_manager_for([s for specs in groups.values() for s in specs])
     for (shots, limit), specs in groups.items():
         results = run_lm_eval(model, tokenizer, specs, evaluation["batch_size"], evaluation["max_length"], seed,
-                              num_fewshot=shots, limit=limit)
+                              num_fewshot=shots, limit=limit, task_manager=manager)
         for spec in specs:
             name = spec["task"] if isinstance(spec, dict) else spec
             if name in ppl_tasks.values():
