@@ -25,3 +25,7 @@ dry-run: setup
 
 lint: setup
 	$(VENV)/bin/snakemake --lint
+
+.PHONY: report
+report: setup
+	$(VENV)/bin/snakemake --report report.html
