@@ -22,6 +22,7 @@ def words(text: str) -> list[str]:
 
 
 def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    """The n-grams of one token list, in order."""
     return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
 
 
@@ -64,6 +65,7 @@ def compression_ratio(texts: list[str]) -> float:
 
 
 def mean_length(docs: list[list[str]]) -> float:
+    """Mean tokens per document (0 for no document)."""
     return sum(len(d) for d in docs) / len(docs) if docs else 0.0
 
 

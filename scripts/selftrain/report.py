@@ -93,6 +93,7 @@ def _fmt(v) -> str:
 
 
 def write_csv(path, columns, rows: list[dict]) -> None:
+    """Atomically write rows as CSV with the given columns (floats exact, NaN empty)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     w.writeheader()
@@ -102,10 +103,12 @@ def write_csv(path, columns, rows: list[dict]) -> None:
 
 
 def write_summary(path, rows: list[dict]) -> None:
+    """results/summary.csv from summary_rows()."""
     write_csv(path, SUMMARY_COLUMNS, [{**r, "value": float(r["value"])} for r in rows])
 
 
 def read_summary(path) -> list[dict]:
+    """summary.csv back as rows with int seed/round and float value."""
     with open(path, newline="") as f:
         return [{**r, "seed": int(r["seed"]), "round": int(r["round"]), "value": float(r["value"])}
                 for r in csv.DictReader(f)]
