@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
 
-.PHONY: setup run test dry-run lint bench status verify archive
+.PHONY: setup run test dry-run lint bench status verify archive report
 
 setup: $(VENV)/.installed
 
@@ -37,3 +37,6 @@ verify: setup
 
 archive: setup
 	$(VENV)/bin/snakemake --cores $(CORES) results/archive/selftrain.tar.gz
+
+report: setup
+	$(VENV)/bin/snakemake --report report.html

@@ -41,6 +41,10 @@ FIGURE_PDF = "results/figures/collapse.pdf"
 FIGURE_PNG = "results/figures/collapse.png"
 MANIFEST = "results/manifest.json"
 ARCHIVE = "results/archive/{name}.tar.gz"
+TASK_JSONL = "results/data/tasks/{task}.jsonl"
+PERPLEXITY_JSONL = "results/data/perplexity/{set}.jsonl"
+TAIL_VOCABULARY = "results/data/tail_vocabulary.json"
+SUMMARY_CI = "results/summary_ci.csv"
 
 
 def log_path(step, key=""):
@@ -58,6 +62,8 @@ wildcard_constraints:
     seed=r"\d+",
     round=r"[1-9]\d*",
     name=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    task=r"[A-Za-z0-9][A-Za-z0-9_]*",
+    set=r"[A-Za-z0-9][A-Za-z0-9_]*",
 
 
 def checkpoint_of(model, condition, seed, round_):
@@ -152,3 +158,34 @@ def train_inputs(wc):
     if regime.needs_real:
         inputs["real"] = TRAIN_JSONL
     return inputs
+
+
+def local_tasks(model):
+    """The configured downstream tasks of a model that the pipeline builds from the held-out split."""
+    from selftrain.downstream import LOCAL_TASKS
+
+    tasks = model_section(config, model, "evaluation")["downstream"]["tasks"]
+    return [t["name"] for t in tasks if t["name"] in LOCAL_TASKS]
+
+
+def eval_corpora(wc):
+    """Corpora whose diversity a round's eval.json records: round 0 the held-out real text (the reference),
+    round r its generated and filtered corpora."""
+    if "condition" not in wc.keys():
+        return {"real": HELDOUT_JSONL}
+    key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
+    return {"generated": GENERATED.format(**key), "filtered": FILTERED.format(**key)}
+
+
+def eval_inputs(wc):
+    """A checkpoint's evaluation reads its real sets, its local task items, the vocabulary tail and its corpora."""
+    sets = sorted(config["evaluation"]["perplexity_sets"])
+    round_ = wc.round if "round" in wc.keys() else 0
+    return {
+        "model": checkpoint_of(wc.model, wc.get("condition", ""), wc.get("seed", ""), round_),
+        "heldout": HELDOUT_JSONL,
+        "perplexity_sets": [PERPLEXITY_JSONL.format(set=s) for s in sets],
+        "tasks": [TASK_JSONL.format(task=t) for t in local_tasks(wc.model)],
+        "tail": TAIL_VOCABULARY,
+        "corpora": list(eval_corpora(wc).values()),
+    }

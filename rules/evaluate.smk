@@ -1,11 +1,13 @@
 rule evaluate_base:
     input:
-        model=BASE_CHECKPOINT,
-        heldout=HELDOUT_JSONL,
+        unpack(eval_inputs),
     output:
         BASE_EVAL,
     params:
         evaluation=lambda wc: model_section(config, wc.model, "evaluation"),
+        perplexity_sets=sorted(config["evaluation"]["perplexity_sets"]),
+        local_tasks=lambda wc: local_tasks(wc.model),
+        corpora=lambda wc: list(eval_corpora(wc)),
         identity=lambda wc: {"model": wc.model, "condition": None, "seed": None, "round": 0},
         seed=lambda wc: job_seed(wc, "evaluate"),
     log:
@@ -25,12 +27,14 @@ rule evaluate_base:
 
 rule evaluate_round:
     input:
-        model=ROUND_CHECKPOINT,
-        heldout=HELDOUT_JSONL,
+        unpack(eval_inputs),
     output:
         ROUND_EVAL,
     params:
         evaluation=lambda wc: model_section(config, wc.model, "evaluation"),
+        perplexity_sets=sorted(config["evaluation"]["perplexity_sets"]),
+        local_tasks=lambda wc: local_tasks(wc.model),
+        corpora=lambda wc: list(eval_corpora(wc)),
         identity=lambda wc: {"model": wc.model, "condition": wc.condition, "seed": int(wc.seed), "round": int(wc.round)},
         seed=lambda wc: job_seed(wc, "evaluate"),
     log:
@@ -46,3 +50,65 @@ rule evaluate_round:
         "../envs/evaluate.yaml"
     script:
         "../scripts/evaluate.py"
+
+
+rule build_task:
+    input:
+        heldout=HELDOUT_JSONL,
+    output:
+        TASK_JSONL,
+    params:
+        max_items=config["evaluation"]["downstream"]["max_items"],
+        seed=config["seed"],
+    log:
+        log_path("build_task_{task}", "data"),
+    benchmark:
+        benchmark_path("build_task_{task}", "data")
+    threads: 1
+    resources:
+        mem_mb=resource("data", "mem_mb", 4000),
+        runtime=resource("data", "runtime", 60),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/build_task.py"
+
+
+rule prepare_perplexity_set:
+    output:
+        PERPLEXITY_JSONL,
+    params:
+        spec=lambda wc: config["evaluation"]["perplexity_sets"][wc.set],
+    log:
+        log_path("prepare_perplexity_set_{set}", "data"),
+    benchmark:
+        benchmark_path("prepare_perplexity_set_{set}", "data")
+    threads: 1
+    resources:
+        mem_mb=resource("data", "mem_mb", 4000),
+        runtime=resource("data", "runtime", 60),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/prepare_perplexity_set.py"
+
+
+rule tail_vocabulary:
+    input:
+        train=TRAIN_JSONL,
+    output:
+        TAIL_VOCABULARY,
+    params:
+        mass=config["evaluation"]["diversity"]["tail_mass"],
+    log:
+        log_path("tail_vocabulary", "data"),
+    benchmark:
+        benchmark_path("tail_vocabulary", "data")
+    threads: 1
+    resources:
+        mem_mb=resource("data", "mem_mb", 4000),
+        runtime=resource("data", "runtime", 60),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/tail_vocabulary.py"

@@ -3,7 +3,8 @@ rule aggregate:
         base=expand(BASE_EVAL, model=MODELS),
         rounds=all_round_evals(),
     output:
-        SUMMARY,
+        summary=report(SUMMARY, caption="../report/summary.rst", category="Summary tables"),
+        intervals=report(SUMMARY_CI, caption="../report/summary_ci.rst", category="Summary tables"),
     params:
         models=MODELS,
         conditions=CONDITIONS,
@@ -26,8 +27,8 @@ rule plot:
     input:
         SUMMARY,
     output:
-        pdf=FIGURE_PDF,
-        png=FIGURE_PNG,
+        pdf=report(FIGURE_PDF, caption="../report/collapse.rst", category="Figures"),
+        png=report(FIGURE_PNG, caption="../report/collapse.rst", category="Figures"),
     log:
         log_path("plot"),
     benchmark:

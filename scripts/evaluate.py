@@ -1,15 +1,26 @@
-"""Step: evaluate one round's checkpoint (held-out real perplexity through lm-eval) into eval.json."""
+"""Step: evaluate one round's checkpoint into eval.json: perplexity on each real set and downstream tasks
+(through lm-eval), plus the diversity of the round's corpora (round 0: of the held-out real text)."""
 
-from selftrain.evaluation import eval_record, perplexity_block, perplexity_task, run_lm_eval
-from selftrain.io import atomic_write_json
+import json
+
+from selftrain.diversity import diversity_record
+from selftrain.evaluation import eval_record, evaluate_checkpoint, validate_eval_record
+from selftrain.io import atomic_write_json, read_jsonl
 from selftrain.modeling import load_checkpoint, trusts_remote_code
 from selftrain.step import step
 
 p = snakemake.params
+inp = snakemake.input
 with step(snakemake) as log:
-    model, tok = load_checkpoint(snakemake.input.model, trust_remote_code=trusts_remote_code(snakemake))
-    tasks = [perplexity_task(snakemake.input.heldout, "heldout_perplexity")]
-    results = run_lm_eval(model, tok, tasks, p.evaluation["batch_size"], p.evaluation["max_length"], p.seed)
-    record = eval_record(p.identity, {"heldout": perplexity_block(results, "heldout_perplexity")})
+    model, tok = load_checkpoint(inp.model, trust_remote_code=trusts_remote_code(snakemake))
+    perplexity_files = {"heldout": inp.heldout, **dict(zip(p.perplexity_sets, inp.perplexity_sets))}
+    task_files = dict(zip(p.local_tasks, inp.tasks))
+    perplexity, downstream = evaluate_checkpoint(model, tok, p.evaluation, perplexity_files, task_files, p.seed)
+    with open(inp.tail) as f:
+        tail = json.load(f)["words"]
+    corpora = {name: read_jsonl(path) for name, path in zip(p.corpora, inp.corpora)}
+    diversity = diversity_record(corpora, tail, p.evaluation["diversity"], p.seed)
+    record = eval_record(p.identity, perplexity, downstream, diversity)
+    validate_eval_record(record)
     atomic_write_json(snakemake.output[0], record)
-    log(record["perplexity"])
+    log(record["perplexity"], record["downstream"])

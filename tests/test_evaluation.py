@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from conftest import sample_docs
-from selftrain.evaluation import eval_record, perplexity_block, perplexity_task, run_lm_eval
+from selftrain.evaluation import (downstream_block, downstream_groups, eval_record, evaluate_checkpoint, local_task,
+                                  perplexity_block, perplexity_task, run_lm_eval, validate_eval_record)
+from selftrain.io import InputError
 from selftrain.io import write_jsonl
 
 
@@ -33,6 +35,100 @@ def test_lm_eval_perplexity_matches_a_direct_computation(tmp_path, tiny_model, t
 
 def test_eval_record_schema():
     rec = eval_record({"model": "m", "condition": "c", "seed": 0, "round": 2},
-                      {"heldout": {"word_perplexity": 1.0, "byte_perplexity": 1.0, "bits_per_byte": 0.0}})
-    assert rec["schema_version"] == 1
-    assert set(rec) == {"schema_version", "model", "condition", "seed", "round", "perplexity", "downstream", "lm_eval_version"}
+                      {"heldout": {"word_perplexity": 1.0, "byte_perplexity": 1.0, "bits_per_byte": 0.0, "documents": 1}},
+                      {"last_word": {"acc": 0.5, "perplexity": 3.0, "items": 2}})
+    assert rec["schema_version"] == 2
+    assert set(rec) == {"schema_version", "model", "condition", "seed", "round", "perplexity", "downstream", "diversity",
+                        "lm_eval_version"}
+    validate_eval_record(rec)
+    rec["downstream"]["last_word"]["acc"] = 1.5
+    with pytest.raises(InputError, match="eval.json key 'downstream.last_word.acc': 1.5 is greater than the maximum of 1"):
+        validate_eval_record(rec)
+
+
+def _logprobs(model, ids):
+    """log p(ids[i] | ids[:i]) for i >= 1, and whether each is the greedy choice."""
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0, :-1].double()
+    lp = torch.log_softmax(logits, -1)
+    target = torch.tensor(ids[1:])
+    return lp.gather(1, target[:, None])[:, 0], lp.argmax(-1) == target
+
+
+def test_local_tasks_through_lm_eval_match_a_direct_computation(tmp_path, tiny_model, tiny_tokenizer):
+    lines = [d["text"].replace("\n", " ") for d in sample_docs(4)]
+    last_word = [{"id": f"l{i}", "context": t.rsplit(" ", 1)[0], "target": t.rsplit(" ", 1)[1]} for i, t in enumerate(lines)]
+    pairs = [{"id": "p0", "sentence_good": "the moon is bright", "sentence_bad": "the moon are bright"},
+             {"id": "p1", "sentence_good": "four days will steep", "sentence_bad": "days four will steep"},
+             {"id": "p2", "sentence_good": "our nuptial hour draws on", "sentence_bad": "our nuptial hour draw on"}]
+    write_jsonl(tmp_path / "last_word.jsonl", last_word)
+    write_jsonl(tmp_path / "minimal_pairs.jsonl", pairs)
+    files = {"last_word": str(tmp_path / "last_word.jsonl"), "minimal_pairs": str(tmp_path / "minimal_pairs.jsonl")}
+    write_jsonl(tmp_path / "heldout.jsonl", sample_docs(2))
+    evaluation = {"batch_size": 4, "max_length": None,
+                  "downstream": {"tasks": [{"name": "last_word"}, {"name": "minimal_pairs", "num_fewshot": 0}]}}
+    perplexity, downstream = evaluate_checkpoint(tiny_model, tiny_tokenizer, evaluation,
+                                                 {"heldout": str(tmp_path / "heldout.jsonl")}, files, 0)
+    assert set(perplexity) == {"heldout"} and perplexity["heldout"]["documents"] == 2
+
+    # last word: the continuation " word" after the context's tokens, greedy = every token is the argmax
+    greedy, nll = [], 0.0
+    for it in last_word:
+        ctx = tiny_tokenizer(it["context"], add_special_tokens=False)["input_ids"]
+        whole = tiny_tokenizer(it["context"] + " " + it["target"], add_special_tokens=False)["input_ids"]
+        lp, is_max = _logprobs(tiny_model, whole)
+        n = len(whole) - len(ctx)
+        greedy.append(bool(is_max[-n:].all()))
+        nll -= lp[-n:].sum().item()
+    assert downstream["last_word"]["acc"] == sum(greedy) / len(greedy)
+    assert downstream["last_word"]["perplexity"] == pytest.approx(math.exp(nll / len(last_word)), rel=1e-4)
+    assert downstream["last_word"]["items"] == 4
+    # minimal pairs: each sentence scored after the EOS token; right when the real one is more likely
+    right = []
+    for it in pairs:
+        good, bad = (_logprobs(tiny_model, [tiny_tokenizer.eos_token_id] + tiny_tokenizer(" " + s, add_special_tokens=False)["input_ids"])[0].sum().item()
+                     for s in (it["sentence_good"], it["sentence_bad"]))
+        right.append(good > bad)
+    assert downstream["minimal_pairs"]["acc"] == sum(right) / len(right)
+    assert downstream["minimal_pairs"]["items"] == 3
+
+
+def test_downstream_groups_split_local_tasks_from_lm_eval_names_by_shots_and_limit(tmp_path):
+    tasks = [{"name": "last_word"}, {"name": "arc_easy", "num_fewshot": 5, "limit": 100},
+             {"name": "hellaswag", "num_fewshot": 5, "limit": 100}, {"name": "boolq", "num_fewshot": 0}]
+    groups = downstream_groups(tasks, {"last_word": str(tmp_path / "lw.jsonl")})
+    assert list(groups) == [(None, None), (5, 100), (0, None)]
+    assert groups[(None, None)] == [local_task("last_word", tmp_path / "lw.jsonl")]
+    assert groups[(5, 100)] == ["arc_easy", "hellaswag"] and groups[(0, None)] == ["boolq"]
+
+
+def test_downstream_block_drops_stderr_and_the_filter_suffix():
+    results = {"t": {"alias": "t", "acc,none": 0.25, "acc_stderr,none": "N/A", "acc_norm,none": 0.5, "sample_len": 8}}
+    assert downstream_block(results, "t") == {"acc": 0.25, "acc_norm": 0.5, "items": 8}
+
+
+OLMES_CORE = ("arc_easy", "arc_challenge", "boolq", "commonsense_qa", "hellaswag", "openbookqa", "piqa", "social_iqa",
+              "winogrande")
+
+
+def test_olmes_core_task_lists_validate_and_name_real_lm_eval_tasks():
+    from pathlib import Path
+
+    import lm_eval
+    import yaml
+
+    from selftrain.config import validate_config
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "config.yaml").read_text())
+    cfg["evaluation"]["downstream"] = {"tasks": [{"name": n, "num_fewshot": 5, "limit": 500} for n in OLMES_CORE]}
+    validate_config(cfg)
+    tasks = cfg["evaluation"]["downstream"]["tasks"]
+    assert downstream_groups(tasks, {}) == {(5, 500): list(OLMES_CORE)}
+    # each name is a task YAML that lm-eval ships (its data come from the hub, on a cluster)
+    shipped = {line.split(":", 1)[1].strip() for p in Path(lm_eval.__file__).parent.joinpath("tasks").rglob("*.yaml")
+               for line in p.read_text(errors="ignore").splitlines() if line.startswith("task:")}
+    assert set(OLMES_CORE) <= shipped
+    cfg["evaluation"]["downstream"]["tasks"] = [{"name": "arc_easy", "shots": 5}]
+    with pytest.raises(InputError, match="config key 'evaluation.downstream.tasks.0.shots': unknown key"):
+        validate_config(cfg)

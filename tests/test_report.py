@@ -1,58 +1,119 @@
+import math
+
 import pytest
 
-from selftrain.report import plot_collapse, read_summary, series, summary_rows, write_summary
+from selftrain.report import (interval_rows, mean_interval, plot_collapse, read_summary, series, summary_rows,
+                              write_csv, write_summary, CI_COLUMNS, LABELS)
 
 
-def ev(model, cond, seed, rnd, wppl):
+def div(d2):
+    return {"documents": 5, "words": 50, "distinct_1": 0.5, "distinct_2": d2, "distinct_3": 0.9, "rep_2": 0.1,
+            "rep_4": 0.0, "self_bleu": 0.2, "unigram_entropy": 5.0, "compression_ratio": 2.0, "mean_length": 10.0,
+            "tail_survival": 0.3, "tail_share": 0.01}
+
+
+def ev(model, cond, seed, rnd, wppl, acc=0.5):
     return {"model": model, "condition": cond, "seed": seed, "round": rnd,
-            "perplexity": {"heldout": {"word_perplexity": wppl, "byte_perplexity": 2.0, "bits_per_byte": 1.0, "documents": 3}}}
+            "perplexity": {"heldout": {"word_perplexity": wppl, "byte_perplexity": 2.0, "bits_per_byte": 1.0, "documents": 3}},
+            "downstream": {"last_word": {"acc": acc, "perplexity": 9.0, "items": 4},
+                           "minimal_pairs": {"acc": 1.0, "items": 4}},
+            "diversity": {"real": div(0.8)} if rnd == 0 else {"generated": div(0.6 + 0.01 * seed), "filtered": div(0.7)}}
 
 
 BASE = {"m": ev("m", None, None, 0, 100.0)}
-ROUNDS = [ev("m", "a", 0, 1, 120.0), ev("m", "a", 1, 1, 140.0), ev("m", "b", 0, 1, 110.0), ev("m", "b", 1, 1, 110.0)]
+ROUNDS = [ev("m", "a", 0, 1, 120.0, 0.25), ev("m", "a", 1, 1, 140.0, 0.0),
+          ev("m", "b", 0, 1, 110.0), ev("m", "b", 1, 1, 110.0)]
+PER_EVAL = 3 + 1 + 2 + 1 + 11  # perplexity metrics, last_word acc+perplexity, minimal_pairs acc, average, diversity
 
 
 def test_summary_rows_repeat_round0_per_branch_and_are_tidy():
     rows = summary_rows(BASE, ROUNDS, ["a", "b"], [0, 1])
-    assert len(rows) == (4 + 4) * 3  # 4 branches x (round 0 + round 1) x 3 metrics
+    assert len(rows) == 8 * PER_EVAL + 4 * 11  # 4 branches x 2 rounds; rounds 1 have two corpora
     wp = [(r["condition"], r["seed"], r["round"], r["value"]) for r in rows if r["metric"] == "word_perplexity"]
     assert wp == [("a", 0, 0, 100.0), ("a", 0, 1, 120.0), ("a", 1, 0, 100.0), ("a", 1, 1, 140.0),
                   ("b", 0, 0, 100.0), ("b", 0, 1, 110.0), ("b", 1, 0, 100.0), ("b", 1, 1, 110.0)]
+    avg = [r["value"] for r in rows if r["set"] == "average" and r["condition"] == "a" and r["round"] == 1]
+    assert avg == [(0.25 + 1.0) / 2, (0.0 + 1.0) / 2]
+    assert {r["measure"] for r in rows} == {"perplexity", "downstream", "diversity"}
+    assert not [r for r in rows if r["metric"] in ("documents", "words", "items")]
+
+
+def test_mean_interval_is_a_student_t_interval():
+    mean, low, high = mean_interval([1.0, 3.0])
+    # sd = sqrt(2), t(0.975, 1) = 12.7062047..., half = t * sd / sqrt(2) = t
+    assert mean == 2.0 and (low, high) == pytest.approx((2.0 - 12.706204736, 2.0 + 12.706204736))
+    mean, low, high = mean_interval([5.0, 5.0, 5.0])
+    assert (mean, low, high) == (5.0, 5.0, 5.0)
+    mean, low, high = mean_interval([4.0])
+    assert mean == 4.0 and math.isnan(low) and math.isnan(high)
 
 
 def test_summary_csv_roundtrip_and_series(tmp_path):
     rows = summary_rows(BASE, ROUNDS, ["a", "b"], [0, 1])
     write_summary(tmp_path / "s.csv", rows)
     text = (tmp_path / "s.csv").read_text()
-    assert text.splitlines()[0] == "model,condition,seed,round,set,metric,value"
-    assert "m,a,1,1,heldout,word_perplexity,140.0" in text.splitlines()
+    assert text.splitlines()[0] == "model,condition,seed,round,measure,set,metric,value"
+    assert "m,a,1,1,perplexity,heldout,word_perplexity,140.0" in text.splitlines()
     back = read_summary(tmp_path / "s.csv")
     assert back == rows
-    assert series(back, "m", "heldout", "word_perplexity") == {
-        "a": [(0, 100.0, 100.0, 100.0), (1, 130.0, 120.0, 140.0)],
-        "b": [(0, 100.0, 100.0, 100.0), (1, 110.0, 110.0, 110.0)],
-    }
+    s = series(back, "m", "perplexity", ("heldout",), "word_perplexity")
+    assert [p[:2] for p in s["a"]] == [(0, 100.0), (1, 130.0)] and s["a"][0][2:] == (100.0, 100.0)
+    assert s["a"][1][2:] == pytest.approx((130.0 - 127.06204736, 130.0 + 127.06204736))
+    assert s["b"] == [(0, 100.0, 100.0, 100.0), (1, 110.0, 110.0, 110.0)]
+    # diversity runs from the real text at round 0 to the generated text of each round
+    assert [p[:2] for p in series(back, "m", "diversity", ("real", "generated"), "distinct_2")["a"]] == [
+        (0, 0.8), (1, pytest.approx(0.605))]
 
 
-def test_plot_writes_pdf_and_png_with_the_summary_numbers(tmp_path):
+def test_interval_csv_leaves_the_one_seed_interval_empty(tmp_path):
+    rows = summary_rows(BASE, ROUNDS[:1], ["a"], [0])
+    write_csv(tmp_path / "ci.csv", CI_COLUMNS, interval_rows(rows))
+    lines = (tmp_path / "ci.csv").read_text().splitlines()
+    assert lines[0] == "model,condition,round,measure,set,metric,n,mean,low,high"
+    assert "m,a,1,perplexity,heldout,word_perplexity,1,120.0,," in lines
+
+
+def test_plot_writes_pages_and_png_with_the_summary_numbers(tmp_path):
     import matplotlib.pyplot as plt
     from pypdf import PdfReader
 
     rows = summary_rows(BASE, ROUNDS, ["a", "b"], [0, 1])
+    write_summary(tmp_path / "s.csv", rows)
     captured = []
     orig = plt.Axes.plot
 
     def spy(self, *args, **kwargs):
-        captured.append((kwargs.get("label"), list(args[0]), list(args[1])))
+        captured.append((self, kwargs.get("label"), list(args[0]), list(args[1])))
         return orig(self, *args, **kwargs)
 
     plt.Axes.plot = spy
     try:
-        plot_collapse(rows, tmp_path / "c.pdf", tmp_path / "c.png")
+        plot_collapse(read_summary(tmp_path / "s.csv"), tmp_path / "c.pdf", tmp_path / "c.png")
     finally:
         plt.Axes.plot = orig
-    assert ("a", [0, 1], [100.0, 130.0]) in captured and ("b", [0, 1], [100.0, 110.0]) in captured
-    assert len(PdfReader(tmp_path / "c.pdf").pages) == 1
+    # every plotted point is the mean over seeds of summary.csv's rows for that panel, condition and round
+    back = read_summary(tmp_path / "s.csv")
+
+    def mean_of(cond, rnd, measure, sets, metric):
+        v = [r["value"] for r in back if (r["condition"], r["round"], r["measure"], r["metric"]) == (cond, rnd, measure, metric)
+             and r["set"] in sets]
+        return sum(v) / len(v)
+
+    panels = {"Perplexity on held-out real text": ("perplexity", ("heldout",)),
+              "Downstream: mean accuracy of 2 tasks": ("downstream", ("average",)),
+              "Downstream task 'last_word'": ("downstream", ("last_word",)),
+              "Downstream task 'minimal_pairs'": ("downstream", ("minimal_pairs",)),
+              "Bits per byte on held-out real text": ("perplexity", ("heldout",)),
+              "Diversity of the generated text": ("diversity", ("real", "generated"))}
+    metric_of = {label: metric for metric, label in LABELS.items()}
+    lines = [(ax.get_title(), metric_of[ax.get_ylabel()], label, x, y) for ax, label, x, y in captured]
+    for title, metric, label, x, y in lines:
+        assert y == [mean_of(label.replace(" ", "_"), rnd, *panels[title], metric) for rnd in x], (title, metric)
+    assert {t for t, *_ in lines} == set(panels)
+    assert ("Perplexity on held-out real text", "word_perplexity", "a", [0, 1], [100.0, 130.0]) in lines
+    assert ("Downstream: mean accuracy of 2 tasks", "acc", "b", [0, 1], [0.75, 0.75]) in lines
+    assert len([line for line in lines if line[0] == "Diversity of the generated text"]) == 2 * 11  # one line per condition
+    assert len(PdfReader(tmp_path / "c.pdf").pages) == 3
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     first = (tmp_path / "c.pdf").read_bytes()
     plot_collapse(rows, tmp_path / "c.pdf", tmp_path / "c.png")

@@ -28,7 +28,9 @@ TINY = {
     }}},
     "generation": {"tokens_per_round": 1500, "batch_size": 16},
     "training": {"batch_size": 8, "block_size": 64, "lr": 1e-3, "warmup_steps": 2},
-    "evaluation": {"batch_size": 8},
+    "evaluation": {"batch_size": 8, "perplexity_sets": {"ood": {"source": "text_files", "path": "ood/*.txt"}},
+                   "downstream": {"max_items": 24}, "diversity": {"max_words": 600, "self_bleu_documents": 20,
+                                                                 "real_chunk_words": 20}},
     "condition_defaults": {"sampling": {"max_new_tokens": 32}},
     "conditions": {"unconditional": {"prompt": {"strategy": "unconditional"}},
                    "real_prefix": {"prompt": {"strategy": "real_prefix", "prefix_tokens": 8}}},
@@ -60,9 +62,20 @@ def jobs_of(dry_run_output: str) -> dict:
     return table
 
 
+# out-of-domain real text for the second perplexity set (public domain: the US Declaration of Independence)
+OOD_TEXT = """When in the Course of human events, it becomes necessary for one people to dissolve the political bands
+which have connected them with another, and to assume among the powers of the earth, the separate and equal station
+to which the Laws of Nature and of Nature's God entitle them, a decent respect to the opinions of mankind requires
+that they should declare the causes which impel them to the separation. We hold these truths to be self-evident,
+that all men are created equal, that they are endowed by their Creator with certain unalienable Rights, that among
+these are Life, Liberty and the pursuit of Happiness."""
+
+
 def write_config(workdir, cfg):
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (workdir / "ood").mkdir(exist_ok=True)
+    (workdir / "ood" / "declaration.txt").write_text(OOD_TEXT)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +106,7 @@ def test_targets_are_complete_and_valid(run_a):
                 "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
                 "tokenizer_config.json", "training_info.json"]
             ev = json.loads((d / "eval.json").read_text())
-            assert (ev["schema_version"], ev["model"], ev["condition"], ev["seed"], ev["round"]) == (1, "pico", cond, 0, rnd)
+            assert (ev["schema_version"], ev["model"], ev["condition"], ev["seed"], ev["round"]) == (2, "pico", cond, 0, rnd)
             h = ev["perplexity"]["heldout"]
             assert h["documents"] == 8 and h["word_perplexity"] > 1 and 0 < h["bits_per_byte"] < 16
     # a round's checkpoint loads with transformers and generates
@@ -103,9 +116,11 @@ def test_targets_are_complete_and_valid(run_a):
     assert model.config.model_type == "olmo2"
     assert json.loads((res / "pico/round0/eval.json").read_text())["round"] == 0
     summary = (res / "summary.csv").read_text().splitlines()
-    assert summary[0] == "model,condition,seed,round,set,metric,value"
-    assert len(summary) == 1 + 2 * 3 * 3  # conditions x rounds 0..2 x metrics
-    assert len(PdfReader(res / "figures/collapse.pdf").pages) == 1
+    assert summary[0] == "model,condition,seed,round,measure,set,metric,value"
+    # per condition: 2 real sets x 3 + 4 downstream (2 tasks' metrics + average) + 11 diversity per corpus
+    # (round 0: real; rounds 1-2: generated and filtered)
+    assert len(summary) == 1 + 2 * (3 * (6 + 4) + 11 + 2 * 22)
+    assert len(PdfReader(res / "figures/collapse.pdf").pages) == 3
     assert (res / "figures/collapse.png").stat().st_size > 10_000
 
 
@@ -134,7 +149,8 @@ def test_same_config_and_seed_give_identical_bytes(run_a, tmp_path):
     snakemake(wd, "results/figures/collapse.pdf", "results/manifest.json")
     files = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*")
                    if p.suffix in (".jsonl", ".csv") or p.name in ("eval.json", "filter_stats.json", "collapse.pdf"))
-    assert len(files) == 2 + 4 * 4 + 1 + 1 + 1  # data, rounds x (gen, filt, stats, eval), base eval, summary, pdf
+    # data, tasks, ood set, rounds x (gen, filt, stats, eval), base eval, summary (+ intervals), pdf
+    assert len(files) == 2 + 2 + 1 + 4 * 4 + 1 + 2 + 1
     for rel in files:
         assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
     # provenance records and the manifest hold no time stamp: the same bytes too
@@ -210,6 +226,38 @@ def test_no_shell_directive_takes_config_values():
     # every rule runs a script: config values reach steps as Python objects, never through a shell
     for smk in sorted((ROOT / "rules").glob("*.smk")) + [ROOT / "Snakefile"]:
         assert not re.search(r"^\s+(shell|run):", smk.read_text(), re.M), smk
+
+
+def test_every_eval_json_meets_the_schema_and_holds_all_measures(run_a):
+    import csv
+
+    from selftrain.evaluation import validate_eval_record
+
+    evals = sorted((run_a / "results").rglob("eval.json"))
+    assert len(evals) == 1 + 2 * 2
+    for path in evals:
+        ev = json.loads(path.read_text())
+        validate_eval_record(ev)
+        assert set(ev["perplexity"]) == {"heldout", "ood"} and ev["perplexity"]["ood"]["documents"] == 1
+        assert {t: d["items"] for t, d in ev["downstream"].items()} == {"last_word": 24, "minimal_pairs": 24}
+        assert set(ev["diversity"]) == ({"real"} if ev["round"] == 0 else {"generated", "filtered"})
+    real = json.loads((run_a / "results/pico/round0/eval.json").read_text())["diversity"]["real"]
+    assert (real["words"], real["documents"]) == (600, 30) and 0 < real["tail_survival"] < 1
+    tasks = run_a / "results/data/tasks"
+    assert [len((tasks / f"{t}.jsonl").read_text().splitlines()) for t in ("last_word", "minimal_pairs")] == [24, 24]
+    with open(run_a / "results/summary_ci.csv", newline="") as f:
+        ci = list(csv.DictReader(f))
+    assert len(ci) == 2 * (3 * (6 + 4) + 11 + 2 * 22)  # one seed: a row per summary row
+    assert all(r["n"] == "1" and r["low"] == r["high"] == "" for r in ci)  # one seed: no interval
+
+
+def test_html_report_holds_figures_tables_and_config(run_a):
+    snakemake(run_a, "--report", "report.html")
+    html = (run_a / "report.html").read_text()
+    # figures and tables with their captions, and the run's configuration (defaults filled) in the description
+    for needle in ("collapse.pdf", "collapse.png", "summary.csv", "summary_ci.csv", "Collapse at a glance",
+                   "Tidy summary", "Recursive self-training of language models", "real_chunk_words&quot;: 20"):
+        assert needle in html, needle
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

@@ -8,33 +8,52 @@ from pathlib import Path
 import yaml
 
 TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
-EVAL_SCHEMA_VERSION = 1
+EVAL_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "eval.schema.yaml"
+EVAL_SCHEMA_VERSION = 2
 PERPLEXITY_METRICS = ("word_perplexity", "byte_perplexity", "bits_per_byte")
 
 
-def perplexity_task(data_file: str | Path, name: str = "heldout_perplexity") -> dict:
-    """The repo's rolling-loglikelihood task YAML, pointed at a JSONL file of whole documents."""
-    cfg = yaml.safe_load((TASKS_DIR / "heldout_perplexity.yaml").read_text())
-    cfg = copy.deepcopy(cfg)
-    cfg["task"] = name
+def local_task(yaml_name: str, data_file: str | Path, name: str | None = None) -> dict:
+    """A task YAML of the repo's tasks/ folder as a config dict, pointed at a JSONL file."""
+    cfg = copy.deepcopy(yaml.safe_load((TASKS_DIR / f"{yaml_name}.yaml").read_text()))
+    cfg["task"] = name or yaml_name
     cfg["dataset_kwargs"]["data_files"]["test"] = str(Path(data_file).resolve())
     return cfg
 
 
-def run_lm_eval(model, tokenizer, tasks: list, batch_size: int, max_length: int | None, seed: int) -> dict:
-    """lm-eval simple_evaluate on an in-memory HF model; returns lm-eval's `results` dict.
+def perplexity_task(data_file: str | Path, name: str = "heldout_perplexity") -> dict:
+    """The repo's rolling-loglikelihood task YAML, pointed at a JSONL file of whole documents."""
+    return local_task("heldout_perplexity", data_file, name)
 
-    Tasks given as dicts (our YAMLs) need no index of lm-eval's ~14k built-in task files, which costs
-    seconds per job; built-in tasks are named by string and switch the index on."""
+
+def downstream_groups(tasks: list[dict], task_files: dict[str, str]) -> dict[tuple, list]:
+    """Configured downstream tasks grouped by (num_fewshot, limit), one lm-eval call per group: a local
+    task (a file in task_files) as its YAML config pointed at its items, any other as its lm-eval name."""
+    groups: dict[tuple, list] = {}
+    for t in tasks:
+        spec = local_task(t["name"], task_files[t["name"]]) if t["name"] in task_files else t["name"]
+        groups.setdefault((t.get("num_fewshot"), t.get("limit")), []).append(spec)
+    return groups
+
+
+def task_manager_for(tasks: list):
+    """lm-eval's task manager; it indexes lm-eval's own task YAMLs (seconds of CPU) only when a task is named."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_defaults=any(isinstance(t, str) for t in tasks))
+
+
+def run_lm_eval(model, tokenizer, tasks: list, batch_size: int, max_length: int | None, seed: int,
+                num_fewshot: int | None = None, limit: int | None = None, task_manager=None) -> dict:
+    """lm-eval simple_evaluate on an in-memory HF model; returns lm-eval's `results` dict."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
 
     kwargs = {"max_length": max_length} if max_length else {}
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
-    manager = TaskManager(include_defaults=any(isinstance(t, str) for t in tasks))
     out = lm_eval.simple_evaluate(
-        model=lm, tasks=tasks, task_manager=manager, log_samples=False, bootstrap_iters=0,
+        model=lm, tasks=tasks, num_fewshot=num_fewshot, limit=limit, log_samples=False, bootstrap_iters=0,
+        task_manager=task_manager or task_manager_for(tasks),
         random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
     )
     return out["results"]
@@ -48,15 +67,61 @@ def perplexity_block(results: dict, task: str) -> dict:
     return block
 
 
-def eval_record(identity: dict, perplexity: dict, extra: dict | None = None) -> dict:
-    """The eval.json document (schema v1): identity keys, perplexity per real set, versions."""
+def downstream_block(results: dict, task: str) -> dict:
+    """{metric: value} of one downstream task (lm-eval's ',none' suffix removed, stderr left out) and its item count."""
+    r = results[task]
+    block = {k[:-len(",none")]: float(v) for k, v in r.items()
+             if k.endswith(",none") and "_stderr" not in k and isinstance(v, (int, float))}
+    block["items"] = int(r["sample_len"]) if "sample_len" in r else None
+    return block
+
+
+def eval_record(identity: dict, perplexity: dict, downstream: dict | None = None, diversity: dict | None = None,
+                extra: dict | None = None) -> dict:
+    """The eval.json document (schema v2, schemas/eval.schema.yaml): identity keys, perplexity per real set,
+    downstream scores per task, diversity per corpus, versions."""
     import lm_eval
 
     return {
         "schema_version": EVAL_SCHEMA_VERSION,
         **identity,
         "perplexity": perplexity,
-        "downstream": {},
+        "downstream": downstream or {},
+        "diversity": diversity or {},
         "lm_eval_version": getattr(lm_eval, "__version__", "unknown"),
         **(extra or {}),
     }
+
+
+def evaluate_checkpoint(model, tokenizer, evaluation: dict, perplexity_files: dict[str, str],
+                        task_files: dict[str, str], seed: int) -> tuple[dict, dict]:
+    """Perplexity on every real set ({set: jsonl}) and every configured downstream task, through lm-eval."""
+    ppl_tasks = {name: f"{name}_perplexity" for name in perplexity_files}
+    groups = downstream_groups(evaluation["downstream"]["tasks"], task_files)
+    # perplexity needs the tasks' own settings; it joins the default group so one lm-eval call does both
+    groups[(None, None)] = [perplexity_task(f, ppl_tasks[n]) for n, f in perplexity_files.items()] + groups.get((None, None), [])
+    perplexity, downstream = {}, {}
+    manager = task_manager_for([s for specs in groups.values() for s in specs])
+    for (shots, limit), specs in groups.items():
+        results = run_lm_eval(model, tokenizer, specs, evaluation["batch_size"], evaluation["max_length"], seed,
+                              num_fewshot=shots, limit=limit, task_manager=manager)
+        for spec in specs:
+            name = spec["task"] if isinstance(spec, dict) else spec
+            if name in ppl_tasks.values():
+                continue
+            downstream[name] = downstream_block(results, name)
+        perplexity.update({n: perplexity_block(results, t) for n, t in ppl_tasks.items() if t in results})
+    return perplexity, downstream
+
+
+def validate_eval_record(record: dict) -> None:
+    """Raise InputError naming the first key of an eval.json that breaks schemas/eval.schema.yaml."""
+    import jsonschema
+
+    from .io import InputError
+
+    schema = yaml.safe_load(EVAL_SCHEMA_PATH.read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(record), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        raise InputError(f"eval.json key '{'.'.join(str(p) for p in e.absolute_path) or '<top level>'}': {e.message}")

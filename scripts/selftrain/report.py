@@ -1,4 +1,4 @@
-"""Aggregate eval.json files into a tidy summary.csv and plot collapse.pdf from it."""
+"""Aggregate eval.json files into a tidy summary.csv (+ mean and 95% interval over seeds) and plot collapse.pdf."""
 
 from __future__ import annotations
 
@@ -10,20 +10,45 @@ from collections import defaultdict
 
 from .io import atomic_write_text
 
-SUMMARY_COLUMNS = ("model", "condition", "seed", "round", "set", "metric", "value")
-PLOTTED = (("word_perplexity", "held-out word perplexity", True), ("bits_per_byte", "held-out bits per byte", False))
+SUMMARY_COLUMNS = ("model", "condition", "seed", "round", "measure", "set", "metric", "value")
+CI_COLUMNS = ("model", "condition", "round", "measure", "set", "metric", "n", "mean", "low", "high")
+KEYS = ("model", "condition", "round", "measure", "set", "metric")
+COUNTS = ("documents", "words", "items")  # sizes, not measurements: kept in eval.json, not in the summary
+DOWNSTREAM_AVERAGE = ("average", "acc")  # set and metric of the mean accuracy over downstream tasks
+# diversity is plotted from the held-out real text at round 0 to each round's generated corpus
+DIVERSITY_SETS = ("real", "generated")
+LABELS = {
+    "word_perplexity": "word perplexity", "byte_perplexity": "byte perplexity", "bits_per_byte": "bits per byte",
+    "acc": "accuracy", "perplexity": "perplexity of the target", "distinct_1": "distinct unigrams (share)",
+    "distinct_2": "distinct bigrams (share)", "distinct_3": "distinct trigrams (share)",
+    "rep_2": "repeated bigrams per document", "rep_4": "repeated 4-grams per document",
+    "self_bleu": "self-BLEU-4 (higher = less diverse)", "unigram_entropy": "unigram entropy (bits)",
+    "compression_ratio": "zlib compression ratio", "mean_length": "words per document",
+    "tail_survival": "rare real words still used (share)", "tail_share": "tokens that are rare real words",
+}
+
+
+def _record_rows(ev: dict) -> list[tuple[str, str, str, float]]:
+    """(measure, set, metric, value) of one eval.json: perplexity, downstream (+ average accuracy), diversity."""
+    out = []
+    for measure in ("perplexity", "downstream", "diversity"):
+        for set_name, metrics in sorted(ev.get(measure, {}).items()):
+            out += [(measure, set_name, m, float(v)) for m, v in sorted(metrics.items())
+                    if m not in COUNTS and isinstance(v, (int, float))]
+    accs = [m["acc"] for m in ev.get("downstream", {}).values() if isinstance(m.get("acc"), (int, float))]
+    if accs:
+        out.append(("downstream", *DOWNSTREAM_AVERAGE, sum(accs) / len(accs)))
+    return out
 
 
 def summary_rows(base_evals: dict[str, dict], round_evals: list[dict], conditions: list[str], seeds: list[int]) -> list[dict]:
-    """Tidy rows: one per model x condition x seed x round x set x metric; round 0 repeats per branch."""
+    """Tidy rows: one per model x condition x seed x round x measure x set x metric; round 0 repeats per branch."""
     rows = []
 
     def emit(model, condition, seed, round_, ev):
-        for set_name, metrics in sorted(ev["perplexity"].items()):
-            for metric, value in sorted(metrics.items()):
-                if isinstance(value, (int, float)) and metric != "documents":
-                    rows.append({"model": model, "condition": condition, "seed": seed, "round": round_,
-                                 "set": set_name, "metric": metric, "value": value})
+        rows.extend({"model": model, "condition": condition, "seed": seed, "round": round_, "measure": measure,
+                     "set": set_name, "metric": metric, "value": value}
+                    for measure, set_name, metric, value in _record_rows(ev))
 
     for model, ev in sorted(base_evals.items()):
         for condition in conditions:
@@ -31,82 +56,170 @@ def summary_rows(base_evals: dict[str, dict], round_evals: list[dict], condition
                 emit(model, condition, seed, 0, ev)
     for ev in round_evals:
         emit(ev["model"], ev["condition"], ev["seed"], ev["round"], ev)
-    rows.sort(key=lambda r: (r["model"], r["condition"], r["seed"], r["round"], r["set"], r["metric"]))
+    rows.sort(key=lambda r: tuple(r[k] for k in SUMMARY_COLUMNS[:-1]))
     return rows
 
 
-def write_summary(path, rows: list[dict]) -> None:
+def mean_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided Student-t interval over seeds; one value gives NaN bounds (no spread to measure)."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan, math.nan
+    from scipy.stats import t
+
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def interval_rows(rows: list[dict]) -> list[dict]:
+    """One row per model x condition x round x measure x set x metric: seeds, mean, 95% t-interval."""
+    acc = defaultdict(list)
+    for r in rows:
+        acc[tuple(r[k] for k in KEYS)].append(r["value"])
+    out = []
+    for key, values in sorted(acc.items()):
+        mean, low, high = mean_interval(values)
+        out.append({**dict(zip(KEYS, key)), "n": len(values), "mean": mean, "low": low, "high": high})
+    return out
+
+
+def _fmt(v) -> str:
+    """Floats as repr (exact round trip), NaN as an empty cell."""
+    if isinstance(v, float):
+        return "" if math.isnan(v) else repr(v)
+    return str(v)
+
+
+def write_csv(path, columns, rows: list[dict]) -> None:
+    """Atomically write rows as CSV with the given columns (floats exact, NaN empty)."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({**r, "value": repr(float(r["value"]))})
+        w.writerow({k: _fmt(r[k]) for k in columns})
     atomic_write_text(path, buf.getvalue())
 
 
+def write_summary(path, rows: list[dict]) -> None:
+    """results/summary.csv from summary_rows()."""
+    write_csv(path, SUMMARY_COLUMNS, [{**r, "value": float(r["value"])} for r in rows])
+
+
 def read_summary(path) -> list[dict]:
+    """summary.csv back as rows with int seed/round and float value."""
     with open(path, newline="") as f:
         return [{**r, "seed": int(r["seed"]), "round": int(r["round"]), "value": float(r["value"])}
                 for r in csv.DictReader(f)]
 
 
-def series(rows: list[dict], model: str, set_name: str, metric: str) -> dict[str, list[tuple[int, float, float, float]]]:
-    """{condition: [(round, mean, low, high)]} over seeds, sorted by round."""
-    acc = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        if r["model"] == model and r["set"] == set_name and r["metric"] == metric:
-            acc[r["condition"]][r["round"]].append(r["value"])
-    return {c: [(rd, sum(v) / len(v), min(v), max(v)) for rd, v in sorted(by_round.items())]
-            for c, by_round in sorted(acc.items())}
+def series(rows: list[dict], model: str, measure: str, sets: tuple[str, ...], metric: str
+           ) -> dict[str, list[tuple[int, float, float, float]]]:
+    """{condition: [(round, mean, low, high)]} over seeds, sorted by round; rows of any of `sets` count."""
+    picked = [r for r in rows if r["model"] == model and r["measure"] == measure and r["set"] in sets
+              and r["metric"] == metric]
+    out = defaultdict(list)
+    for r in interval_rows([{**r, "set": sets[0]} for r in picked]):
+        out[r["condition"]].append((r["round"], r["mean"], r["low"], r["high"]))
+    return {c: sorted(pts) for c, pts in sorted(out.items())}
+
+
+def _panels(rows: list[dict]) -> list[list[tuple]]:
+    """Pages of panels (measure, sets, metric, title, log scale): the headline page, then the appendix."""
+    have = {(r["measure"], r["set"], r["metric"]) for r in rows}
+    ppl_sets = sorted({s for m, s, _ in have if m == "perplexity"}, key=lambda s: (s != "heldout", s))
+    tasks = sorted({s for m, s, _ in have if m == "downstream" and s != DOWNSTREAM_AVERAGE[0]})
+    div_metrics = sorted({k for m, s, k in have if m == "diversity" and s in DIVERSITY_SETS})
+    headline_div = [k for k in ("distinct_2", "self_bleu", "tail_survival") if k in div_metrics]
+
+    def where(s):
+        return "held-out real text" if s == "heldout" else f"real text '{s}'"
+
+    page1 = [("perplexity", (s,), "word_perplexity", f"Perplexity on {where(s)}", True) for s in ppl_sets]
+    if ("downstream", *DOWNSTREAM_AVERAGE) in have:
+        page1.append(("downstream", (DOWNSTREAM_AVERAGE[0],), "acc", f"Downstream: mean accuracy of {len(tasks)} tasks", False))
+    page1 += [("diversity", DIVERSITY_SETS, k, "Diversity of the generated text", False) for k in headline_div]
+    page2 = [("downstream", (t,), "acc", f"Downstream task '{t}'", False) for t in tasks]
+    page2 += [("perplexity", (s,), "bits_per_byte", f"Bits per byte on {where(s)}", False) for s in ppl_sets]
+    page3 = [("diversity", DIVERSITY_SETS, k, "Diversity of the generated text", False)
+             for k in div_metrics if k not in headline_div]
+    return [p for p in (page1, page2, page3) if p]
+
+
+STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 1)), "P")]
+
+
+def _draw_page(plt, rows, models, panels, ncols=3):
+    """One figure: per model a block of panels, each metric vs round with a line per condition and seed bands."""
+    nrows_per = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows_per * len(models), ncols, figsize=(4.4 * ncols, 3.3 * nrows_per * len(models)),
+                             squeeze=False)
+    for i, model in enumerate(models):
+        for j in range(nrows_per * ncols):
+            ax = axes[i * nrows_per + j // ncols][j % ncols]
+            if j >= len(panels):
+                ax.axis("off")
+                continue
+            measure, sets, metric, title, logy = panels[j]
+            for k, (cond, pts) in enumerate(series(rows, model, measure, sets, metric).items()):
+                ls, marker = STYLES[k % len(STYLES)]
+                x = [p[0] for p in pts]
+                line, = ax.plot(x, [p[1] for p in pts], linestyle=ls, marker=marker, color=f"C{k}",
+                                label=cond.replace("_", " "))
+                if any(p[3] > p[2] for p in pts):
+                    ax.fill_between(x, [p[2] for p in pts], [p[3] for p in pts], color=line.get_color(), alpha=0.2,
+                                    hatch="//" if k % 2 else None)
+            if logy:
+                ax.set_yscale("log")
+            ax.set_xlabel("self-training round (0 = base model" + (", real text)" if measure == "diversity" else ")"))
+            ax.set_ylabel(LABELS.get(metric, metric.replace("_", " ")))
+            ax.set_title(f"{title} ({model})" if len(models) > 1 else title, fontsize=9)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), fontsize=8,
+               title="condition (shaded: 95% interval over seeds)", title_fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    return fig
 
 
 def plot_collapse(rows: list[dict], pdf_path, png_path) -> None:
-    """One row of panels per model (held-out word perplexity, bits per byte vs round), a line per condition."""
+    """collapse.pdf: page 1 perplexity, mean downstream accuracy and diversity vs round; appendix pages per task
+    and the other diversity metrics. The PNG is page 1."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     models = sorted({r["model"] for r in rows})
-    sets = sorted({r["set"] for r in rows})
-    panels = [(s, m, label, logy) for s in sets for m, label, logy in PLOTTED]
-    fig, axes = plt.subplots(len(models), len(panels), figsize=(4.2 * len(panels), 3.4 * len(models)), squeeze=False)
-    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 1)), "P")]
-    for i, model in enumerate(models):
-        for j, (set_name, metric, label, logy) in enumerate(panels):
-            ax = axes[i][j]
-            for k, (cond, pts) in enumerate(series(rows, model, set_name, metric).items()):
-                ls, marker = styles[k % len(styles)]
-                x = [p[0] for p in pts]
-                line, = ax.plot(x, [p[1] for p in pts], linestyle=ls, marker=marker, color=f"C{k}",
-                                label=cond.replace("_", " "))
-                if any(p[3] > p[2] for p in pts):
-                    ax.fill_between(x, [p[2] for p in pts], [p[3] for p in pts], color=line.get_color(), alpha=0.2)
-            if logy:
-                ax.set_yscale("log")
-            ax.set_xlabel("self-training round (0 = base model)")
-            ax.set_ylabel(f"{label}" + ("" if set_name == "heldout" else f" ({set_name})"))
-            ax.set_title(f"{model}", fontsize=10)
-            ax.xaxis.get_major_locator().set_params(integer=True)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, pdf_path, png_path)
-    plt.close(fig)
+    figs = [_draw_page(plt, rows, models, panels) for panels in _panels(rows)]
+    try:
+        _save(figs, pdf_path, png_path)
+    finally:
+        for fig in figs:
+            plt.close(fig)
 
 
-def _save(fig, pdf_path, png_path) -> None:
+def _save(figs, pdf_path, png_path) -> None:
     """Save atomically; no creation date, so the same numbers give the same bytes."""
     import os
     import tempfile
 
-    for path, fmt, meta in ((pdf_path, "pdf", {"CreationDate": None}), (png_path, "png", {"Software": None})):
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    for path, fmt in ((pdf_path, "pdf"), (png_path, "png")):
         d = os.path.dirname(os.path.abspath(path))
         os.makedirs(d, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=f".{fmt}", dir=d)
         os.close(fd)
         try:
-            fig.savefig(tmp, format=fmt, metadata=meta, dpi=150)
+            if fmt == "pdf":
+                with PdfPages(tmp, metadata={"CreationDate": None}) as pdf:
+                    for fig in figs:
+                        pdf.savefig(fig)
+            else:
+                figs[0].savefig(tmp, format="png", metadata={"Software": None}, dpi=150)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
@@ -114,10 +227,12 @@ def _save(fig, pdf_path, png_path) -> None:
 
 
 def load_eval(path) -> dict:
+    """An eval.json; a non-finite measurement is an error naming the file."""
     with open(path) as f:
         ev = json.load(f)
-    for m in ev.get("perplexity", {}).values():
-        for v in m.values():
-            if isinstance(v, float) and not math.isfinite(v):
-                raise ValueError(f"{path}: non-finite metric")
+    for measure in ("perplexity", "downstream", "diversity"):
+        for m in ev.get(measure, {}).values():
+            for v in m.values():
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ValueError(f"{path}: non-finite metric")
     return ev
