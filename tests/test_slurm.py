@@ -53,15 +53,33 @@ def cluster():
         yield c
 
 
-def snakemake_slurm(workdir, *args, limit=420):
-    """The README's command, run from the repository root, plus a shorter first status check."""
+def snakemake_slurm(workdir, *args, limit=540):
+    """Start the README's command from the repository root, with a shorter first status check."""
     cmd = ["timeout", "-k", "10", str(limit), SNAKEMAKE, "--profile", "slurm", "--directory", str(workdir),
            "--slurm-init-seconds-before-status-checks", "2", *args]
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / "snakemake.out", "w") as out:  # a file, not a pipe nobody reads while it runs
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+def finished(proc, workdir):
+    """(exit status, output) of a snakemake_slurm run."""
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=limit + 30)
-    print(f"{' '.join(cmd[4:])}: exit {proc.returncode} after {time.monotonic() - t0:.0f} s")
-    return proc
+    proc.wait(timeout=600)
+    print(f"{' '.join(proc.args[4:])}: exit {proc.returncode}, waited {time.monotonic() - t0:.0f} s")
+    return proc.returncode, (workdir / "snakemake.out").read_text()
+
+
+@pytest.fixture(scope="module")
+def retry_run(cluster, tmp_path_factory):
+    """The retry workflow, started first so that it runs beside the pipeline on the same cluster."""
+    wd = tmp_path_factory.mktemp("retry")
+    proc = snakemake_slurm(wd, "-s", str(ROOT / "tests/slurm/retry.smk"), limit=400)
+    yield wd, proc
+    if proc.poll() is None:  # the pipeline test failed before this one waited
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def jobs_in(cluster, workdir):
@@ -72,15 +90,18 @@ def rule_of(job):
     return re.match(r"rule_(\w+?)(_wildcards_|$)", job["Comment"]).group(1)
 
 
-def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, tmp_path):
+def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, retry_run, tmp_path):
     cfg = json.loads(json.dumps(TINY))
     cfg["rounds"] = 1
     cfg["conditions"] = {"unconditional": cfg["conditions"]["unconditional"]}
     cfg["resources"] = RESOURCES
     cfg["models"]["pico"]["resources"] = {"train": PICO_TRAIN}
     write_config(tmp_path, cfg)
-    proc = snakemake_slurm(tmp_path, "results/figures/collapse.pdf", "--configfile", str(tmp_path / "config.yaml"))
-    assert proc.returncode == 0, proc.stderr[-6000:]
+    t0 = time.monotonic()
+    status, out = finished(snakemake_slurm(tmp_path, "results/figures/collapse.pdf",
+                                           "--configfile", str(tmp_path / "config.yaml")), tmp_path)
+    print(f"pipeline on Slurm: {time.monotonic() - t0:.0f} s")
+    assert status == 0, out[-6000:]
 
     res = tmp_path / "results"
     gen = (res / "pico/unconditional/seed0/round1/generated.jsonl").read_text().splitlines()
@@ -99,16 +120,17 @@ def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, t
         assert (j["Partition"], j["Account"], j["QOS"]) == (res["slurm_partition"], res["slurm_account"], res["qos"])
 
 
-def test_a_failing_job_is_retried_with_more_memory_and_reported(cluster, tmp_path):
-    proc = snakemake_slurm(tmp_path, "-s", str(ROOT / "tests/slurm/retry.smk"), limit=240)
-    assert proc.returncode == 1, proc.stderr[-6000:]
-    log = proc.stdout + proc.stderr
-    assert (tmp_path / "fits_300.txt").read_text() == "400\n"
-    assert not (tmp_path / "fits_5000.txt").exists()
+def test_a_failing_job_is_retried_with_more_memory_and_reported(cluster, retry_run):
+    wd, proc = retry_run
+    status, log = finished(proc, wd)
+    assert status == 1, log[-6000:]
+    assert (wd / "fits_300.txt").read_text() == "400\n"
+    assert not (wd / "fits_5000.txt").exists()
+    assert log.count("Trying to restart job") == 3, log[-6000:]  # once for fits_300, twice for fits_5000
     assert re.search(r"Error in rule fits:.*?wildcards: need=5000", log, re.S), log[-6000:]
     attempts = {}
-    for j in sorted(jobs_in(cluster, tmp_path), key=lambda j: int(j["JobID"])):
+    for j in sorted(jobs_in(cluster, wd), key=lambda j: int(j["JobID"])):
         attempts.setdefault(j["Comment"], []).append((j["ReqMem"], j["State"]))
     assert attempts == {
-        "rule_fits_wildcards_need=300": [("200M", "FAILED"), ("400M", "COMPLETED")],
-        "rule_fits_wildcards_need=5000": [("200M", "FAILED"), ("400M", "FAILED"), ("800M", "FAILED")]}
+        "rule_fits_wildcards_300": [("200M", "FAILED"), ("400M", "COMPLETED")],
+        "rule_fits_wildcards_5000": [("200M", "FAILED"), ("400M", "FAILED"), ("800M", "FAILED")]}

@@ -92,7 +92,7 @@ class LocalSlurm:
         s = self.state
         fill = {"state": s, "munge_socket": s / "munge/munge.socket", "ctld_port": free_port(),
                 "slurmd_port": free_port(), "dbd_port": free_port(), "partition": self.partition,
-                "cpus": len(os.sched_getaffinity(0)), "mem_mb": self._node_mem_mb()}
+                "cpus": max(4, len(os.sched_getaffinity(0))), "mem_mb": self._node_mem_mb()}
         for name in ("slurm.conf", "slurmdbd.conf"):
             (s / name).write_text((HERE / name).read_text().format(**fill))
         (s / "slurmdbd.conf").chmod(0o600)
