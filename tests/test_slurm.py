@@ -134,3 +134,22 @@ def test_a_failing_job_is_retried_with_more_memory_and_reported(cluster, retry_r
     assert attempts == {
         "rule_fits_wildcards_300": [("200M", "FAILED"), ("400M", "COMPLETED")],
         "rule_fits_wildcards_5000": [("200M", "FAILED"), ("400M", "FAILED"), ("800M", "FAILED")]}
+
+
+def test_gpus_and_cpus_scale_with_the_model_through_the_config(tmp_path):
+    """No cluster needed: the dry run shows the resources the Slurm plugin turns into --gpus/--cpus-per-task."""
+    cfg = json.loads(json.dumps(TINY))
+    cfg["rounds"] = 1
+    cfg["conditions"] = {"unconditional": cfg["conditions"]["unconditional"]}
+    cfg["resources"] = {"train": {"gpus": 1, "mem_mb": 16000}}
+    cfg["models"]["pico"]["resources"] = {"train": {"cpus_per_task": 8, "mem_mb": 64000}}
+    write_config(tmp_path, cfg)
+    proc = subprocess.run([SNAKEMAKE, "--profile", "slurm", "-n", "--directory", str(tmp_path), "--configfile",
+                           str(tmp_path / "config.yaml")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    train = proc.stdout[proc.stdout.index("rule train_round:"):]
+    line = train[train.index("resources: "):].splitlines()[0]
+    resources = dict(item.split("=", 1) for item in line.removeprefix("resources: ").split(", "))
+    assert {k: resources[k] for k in ("mem_mb", "runtime", "cpus_per_task", "gpu", "slurm_partition")} == {
+        "mem_mb": "64000", "runtime": "240", "cpus_per_task": "8", "gpu": "1",
+        "slurm_partition": PROFILE["default-resources"]["slurm_partition"]}
