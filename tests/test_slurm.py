@@ -90,6 +90,14 @@ def rule_of(job):
     return re.match(r"rule_(\w+?)(_wildcards_|$)", job["Comment"]).group(1)
 
 
+def test_the_daemons_listen_on_loopback_only(cluster):
+    listening = cluster.listening()
+    assert [name for name in listening] == ["munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd"]
+    assert listening["munged"] == listening["mariadbd"] == []  # unix sockets only
+    for name in ("slurmdbd", "slurmctld", "slurmd"):
+        assert listening[name] and all(a.startswith("127.0.0.1:") for a in listening[name]), listening
+
+
 def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, retry_run, tmp_path):
     cfg = json.loads(json.dumps(TINY))
     cfg["rounds"] = 1

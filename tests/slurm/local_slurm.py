@@ -34,6 +34,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def decode_address(hex_address: str) -> str:
+    """/proc/net/tcp{,6}'s little-endian "0100007F:1F90" as "127.0.0.1:8080"."""
+    ip, port = hex_address.split(":")
+    raw = bytes.fromhex(ip)
+    if len(raw) == 4:
+        return f"{socket.inet_ntop(socket.AF_INET, raw[::-1])}:{int(port, 16)}"
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    return f"[{socket.inet_ntop(socket.AF_INET6, words)}]:{int(port, 16)}"
+
+
 def wait_for(check, timeout: float, what: str, logs=(), proc=None):
     """Poll check() until it is true; on timeout, or when proc exits, raise with the tails of the logs."""
     deadline = time.monotonic() + timeout
@@ -85,7 +95,7 @@ class LocalSlurm:
         t0 = time.monotonic()
         LOCK.parent.mkdir(parents=True, exist_ok=True)
         self.lock_file = open(LOCK, "w")
-        wait_for(lambda: self._try_lock(), 300, "lock " + str(LOCK))
+        wait_for(self._try_lock, 300, f"lock {LOCK}")
         # munged refuses key and socket paths that other users can write to; pytest's tmp dirs are 0700
         self.state = Path(tempfile.mkdtemp(prefix=STATE_PREFIX, dir="/tmp"))
         self.state.chmod(0o755)
@@ -122,7 +132,7 @@ class LocalSlurm:
 
     @staticmethod
     def _node_mem_mb() -> int:
-        """Most of the machine's memory: slurmd drains a node that claims more than it has."""
+        """Most of the machine's memory, so that the jobs' requests fit (nothing enforces them here)."""
         total_kb = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")))
         return int(total_kb / 1024 * 0.8)
 
@@ -208,6 +218,27 @@ class LocalSlurm:
         if self.lock_file:
             self.lock_file.close()
             self.lock_file = None
+
+    def listening(self) -> dict:
+        """{daemon: sorted "address:port" of its listening TCP sockets}, read from /proc."""
+        addresses = {}  # socket inode -> address
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # LISTEN
+                    addresses[fields[9]] = decode_address(fields[1])
+        found = {}
+        for name, proc in self.daemons:
+            inodes = []
+            for fd in Path(f"/proc/{proc.pid}/fd").iterdir():
+                try:
+                    target = os.readlink(fd)
+                except FileNotFoundError:
+                    continue
+                if target.startswith("socket:["):
+                    inodes.append(target[8:-1])
+            found[name] = sorted(addresses[i] for i in inodes if i in addresses)
+        return found
 
     def sacct(self, *fields: str) -> list[dict]:
         """Allocations (not steps) of every job this cluster ran, one dict per job."""
