@@ -14,7 +14,8 @@ rule base_model:
     resources:
         mem_mb=resource("base", "mem_mb", 8000),
         runtime=resource("base", "runtime", 240),
-        gpus=resource("base", "gpus", 0),
+        cpus_per_task=resource("base", "cpus_per_task", 2),
+        gpu=resource("base", "gpus", 0),
     conda:
         "../envs/train.yaml"
     script:

@@ -92,7 +92,8 @@ def job_seed(wc, stage):
 
 def resource(kind, key, default):
     """A scheduler resource of a kind of job: the model's override, the config's, or the default;
-    memory doubles with each retry."""
+    memory doubles with each retry. Rules pass config key gpus as Snakemake's standard resource gpu
+    (the Slurm plugin's --gpus) and cpus_per_task as the plugin's --cpus-per-task."""
 
     def get(wc, attempt):
         per_model = config["models"].get(wc.get("model", ""), {}).get("resources", {}).get(kind, {})

@@ -14,6 +14,7 @@ rule prepare_corpus:
     resources:
         mem_mb=resource("data", "mem_mb", 4000),
         runtime=resource("data", "runtime", 60),
+        cpus_per_task=resource("data", "cpus_per_task", 1),
     conda:
         "../envs/data.yaml"
     script:
@@ -35,6 +36,7 @@ rule train_tokenizer:
     resources:
         mem_mb=resource("data", "mem_mb", 4000),
         runtime=resource("data", "runtime", 60),
+        cpus_per_task=resource("data", "cpus_per_task", 2),
     conda:
         "../envs/data.yaml"
     script:

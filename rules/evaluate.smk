@@ -18,7 +18,8 @@ rule evaluate_base:
     resources:
         mem_mb=resource("evaluate", "mem_mb", 8000),
         runtime=resource("evaluate", "runtime", 120),
-        gpus=resource("evaluate", "gpus", 0),
+        cpus_per_task=resource("evaluate", "cpus_per_task", 2),
+        gpu=resource("evaluate", "gpus", 0),
     conda:
         "../envs/evaluate.yaml"
     script:
@@ -45,7 +46,8 @@ rule evaluate_round:
     resources:
         mem_mb=resource("evaluate", "mem_mb", 8000),
         runtime=resource("evaluate", "runtime", 120),
-        gpus=resource("evaluate", "gpus", 0),
+        cpus_per_task=resource("evaluate", "cpus_per_task", 2),
+        gpu=resource("evaluate", "gpus", 0),
     conda:
         "../envs/evaluate.yaml"
     script:

@@ -17,6 +17,7 @@ rule filter_corpus:
     resources:
         mem_mb=resource("filter", "mem_mb", 4000),
         runtime=resource("filter", "runtime", 60),
+        cpus_per_task=resource("filter", "cpus_per_task", 1),
     conda:
         "../envs/train.yaml"
     script:

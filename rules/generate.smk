@@ -15,7 +15,8 @@ rule generate:
     resources:
         mem_mb=resource("generate", "mem_mb", 8000),
         runtime=resource("generate", "runtime", 120),
-        gpus=resource("generate", "gpus", 0),
+        cpus_per_task=resource("generate", "cpus_per_task", 2),
+        gpu=resource("generate", "gpus", 0),
     conda:
         "../envs/generate.yaml"
     script:

@@ -17,6 +17,7 @@ rule aggregate:
     resources:
         mem_mb=resource("report", "mem_mb", 2000),
         runtime=resource("report", "runtime", 30),
+        cpus_per_task=resource("report", "cpus_per_task", 1),
     conda:
         "../envs/report.yaml"
     script:
@@ -37,6 +38,7 @@ rule plot:
     resources:
         mem_mb=resource("report", "mem_mb", 2000),
         runtime=resource("report", "runtime", 30),
+        cpus_per_task=resource("report", "cpus_per_task", 1),
     conda:
         "../envs/report.yaml"
     script:

@@ -15,7 +15,8 @@ rule train_round:
     resources:
         mem_mb=resource("train", "mem_mb", 8000),
         runtime=resource("train", "runtime", 240),
-        gpus=resource("train", "gpus", 0),
+        cpus_per_task=resource("train", "cpus_per_task", 2),
+        gpu=resource("train", "gpus", 0),
     conda:
         "../envs/train.yaml"
     script:

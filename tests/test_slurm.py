@@ -1,0 +1,163 @@
+"""`snakemake --profile slurm` against a real one-node Slurm (munge, MariaDB, slurmdbd, slurmctld, slurmd)
+started by tests/slurm/local_slurm.py on loopback: each rule is its own Slurm job with the resources the
+config asks for, seen in sacct, and a failing job is retried with more memory and reported."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_workflow import TINY, write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "slurm"))
+
+from local_slurm import PACKAGES, LocalSlurm, missing_binaries  # noqa: E402
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+PROFILE = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
+SACCT_FIELDS = ("JobID", "Comment", "State", "ExitCode", "Partition", "Account", "QOS", "ReqMem", "ReqCPUS",
+                "Timelimit", "WorkDir")
+
+# distinct values per kind of job, and a per-model override, so sacct shows where each came from
+RESOURCES = {"data": {"mem_mb": 900, "runtime": 5}, "base": {"mem_mb": 1100, "runtime": 6},
+             "generate": {"mem_mb": 1200, "runtime": 7}, "filter": {"mem_mb": 700, "runtime": 8},
+             "train": {"mem_mb": 1300, "runtime": 9}, "evaluate": {"mem_mb": 1400, "runtime": 10},
+             "report": {"mem_mb": 800, "runtime": 11}}
+PICO_TRAIN = {"mem_mb": 1500, "cpus_per_task": 1}
+EXPECTED = {  # rule: (memory, CPUs, time limit) requested from Slurm
+    "prepare_corpus": ("900M", "1", "00:05:00"), "train_tokenizer": ("900M", "2", "00:05:00"),
+    "base_model": ("1100M", "2", "00:06:00"), "evaluate_base": ("1400M", "2", "00:10:00"),
+    "generate": ("1200M", "2", "00:07:00"), "filter_corpus": ("700M", "1", "00:08:00"),
+    "train_round": ("1500M", "1", "00:09:00"), "evaluate_round": ("1400M", "2", "00:10:00"),
+    "aggregate": ("800M", "1", "00:11:00"), "plot": ("800M", "1", "00:11:00")}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if os.environ.get("SELFTRAIN_SKIP_SLURM") == "1":
+        pytest.skip("SELFTRAIN_SKIP_SLURM=1")
+    missing = missing_binaries()
+    if missing or os.geteuid() != 0:
+        pytest.fail(f"the Slurm test needs root and `apt-get install {PACKAGES}` (.ci/run does both); "
+                    f"missing: {missing or 'root'}. Set SELFTRAIN_SKIP_SLURM=1 to skip it locally.")
+    res = PROFILE["default-resources"]
+    with LocalSlurm(res["slurm_partition"], res.get("slurm_account"), res.get("qos")) as c:
+        print(f"\nlocal Slurm up in {c.start_seconds:.1f} s")
+        yield c
+
+
+def snakemake_slurm(workdir, *args, limit=540):
+    """Start the README's command from the repository root, with a shorter first status check."""
+    cmd = ["timeout", "-k", "10", str(limit), SNAKEMAKE, "--profile", "slurm", "--directory", str(workdir),
+           "--slurm-init-seconds-before-status-checks", "2", *args]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / "snakemake.out", "w") as out:  # a file, not a pipe nobody reads while it runs
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+def finished(proc, workdir):
+    """(exit status, output) of a snakemake_slurm run."""
+    t0 = time.monotonic()
+    proc.wait(timeout=600)
+    print(f"{' '.join(proc.args[4:])}: exit {proc.returncode}, waited {time.monotonic() - t0:.0f} s")
+    return proc.returncode, (workdir / "snakemake.out").read_text()
+
+
+@pytest.fixture(scope="module")
+def retry_run(cluster, tmp_path_factory):
+    """The retry workflow, started first so that it runs beside the pipeline on the same cluster."""
+    wd = tmp_path_factory.mktemp("retry")
+    proc = snakemake_slurm(wd, "-s", str(ROOT / "tests/slurm/retry.smk"), limit=400)
+    yield wd, proc
+    if proc.poll() is None:  # the pipeline test failed before this one waited
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def jobs_in(cluster, workdir):
+    return [j for j in cluster.sacct(*SACCT_FIELDS) if j["WorkDir"] == str(workdir)]
+
+
+def rule_of(job):
+    return re.match(r"rule_(\w+?)(_wildcards_|$)", job["Comment"]).group(1)
+
+
+def test_the_daemons_listen_on_loopback_only(cluster):
+    listening = cluster.listening()
+    assert [name for name in listening] == ["munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd"]
+    assert listening["munged"] == listening["mariadbd"] == []  # unix sockets only
+    for name in ("slurmdbd", "slurmctld", "slurmd"):
+        assert listening[name] and all(a.startswith("127.0.0.1:") for a in listening[name]), listening
+
+
+def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, retry_run, tmp_path):
+    cfg = json.loads(json.dumps(TINY))
+    cfg["rounds"] = 1
+    cfg["conditions"] = {"unconditional": cfg["conditions"]["unconditional"]}
+    cfg["resources"] = RESOURCES
+    cfg["models"]["pico"]["resources"] = {"train": PICO_TRAIN}
+    write_config(tmp_path, cfg)
+    t0 = time.monotonic()
+    status, out = finished(snakemake_slurm(tmp_path, "results/figures/collapse.pdf",
+                                           "--configfile", str(tmp_path / "config.yaml")), tmp_path)
+    print(f"pipeline on Slurm: {time.monotonic() - t0:.0f} s")
+    assert status == 0, out[-6000:]
+
+    res = tmp_path / "results"
+    gen = (res / "pico/unconditional/seed0/round1/generated.jsonl").read_text().splitlines()
+    assert sum(json.loads(line)["meta"]["n_tokens"] for line in gen) == 1500
+    ev = json.loads((res / "pico/unconditional/seed0/round1/eval.json").read_text())
+    assert (ev["model"], ev["condition"], ev["round"]) == ("pico", "unconditional", 1)
+    assert len((res / "summary.csv").read_text().splitlines()) == 1 + 2 * 3  # rounds 0..1 x metrics
+    assert (res / "figures/collapse.pdf").stat().st_size > 0
+
+    jobs = jobs_in(cluster, tmp_path)
+    seen = {rule_of(j): (j["ReqMem"], j["ReqCPUS"], j["Timelimit"]) for j in jobs}
+    assert len(jobs) == len(EXPECTED) and seen == EXPECTED, jobs
+    res = PROFILE["default-resources"]
+    for j in jobs:
+        assert (j["State"], j["ExitCode"]) == ("COMPLETED", "0:0"), j
+        assert (j["Partition"], j["Account"], j["QOS"]) == (res["slurm_partition"], res["slurm_account"], res["qos"])
+
+
+def test_a_failing_job_is_retried_with_more_memory_and_reported(cluster, retry_run):
+    wd, proc = retry_run
+    status, log = finished(proc, wd)
+    assert status == 1, log[-6000:]
+    assert (wd / "fits_300.txt").read_text() == "400\n"
+    assert not (wd / "fits_5000.txt").exists()
+    assert log.count("Trying to restart job") == 3, log[-6000:]  # once for fits_300, twice for fits_5000
+    assert re.search(r"Error in rule fits:.*?wildcards: need=5000", log, re.S), log[-6000:]
+    attempts = {}
+    for j in sorted(jobs_in(cluster, wd), key=lambda j: int(j["JobID"])):
+        attempts.setdefault(j["Comment"], []).append((j["ReqMem"], j["State"]))
+    assert attempts == {
+        "rule_fits_wildcards_300": [("200M", "FAILED"), ("400M", "COMPLETED")],
+        "rule_fits_wildcards_5000": [("200M", "FAILED"), ("400M", "FAILED"), ("800M", "FAILED")]}
+
+
+def test_gpus_and_cpus_scale_with_the_model_through_the_config(tmp_path):
+    """No cluster needed: the dry run shows the resources the Slurm plugin turns into --gpus/--cpus-per-task."""
+    cfg = json.loads(json.dumps(TINY))
+    cfg["rounds"] = 1
+    cfg["conditions"] = {"unconditional": cfg["conditions"]["unconditional"]}
+    cfg["resources"] = {"train": {"gpus": 1, "mem_mb": 16000}}
+    cfg["models"]["pico"]["resources"] = {"train": {"cpus_per_task": 8, "mem_mb": 64000}}
+    write_config(tmp_path, cfg)
+    proc = subprocess.run([SNAKEMAKE, "--profile", "slurm", "-n", "--directory", str(tmp_path), "--configfile",
+                           str(tmp_path / "config.yaml")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    train = proc.stdout[proc.stdout.index("rule train_round:"):]
+    line = train[train.index("resources: "):].splitlines()[0]
+    resources = dict(item.split("=", 1) for item in line.removeprefix("resources: ").split(", "))
+    assert {k: resources[k] for k in ("mem_mb", "runtime", "cpus_per_task", "gpu", "slurm_partition")} == {
+        "mem_mb": "64000", "runtime": "240", "cpus_per_task": "8", "gpu": "1",
+        "slurm_partition": PROFILE["default-resources"]["slurm_partition"]}
