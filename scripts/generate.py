@@ -16,7 +16,7 @@ with step(snakemake) as log:
     remote = trusts_remote_code(snakemake)
     if backend == "vllm":
         tok = load_tokenizer(snakemake.input.model)
-        gpus = max(1, int(snakemake.resources.get("gpus", 1)))
+        gpus = max(1, int(snakemake.resources.get("gpu", 1)))
         sample = vllm_sampler(snakemake.input.model, sampling, p.seed, gpus, trust_remote_code=remote)
     else:
         model, tok = load_checkpoint(snakemake.input.model, trust_remote_code=remote)

@@ -16,7 +16,7 @@ with step(snakemake) as log:
         "where": f"condition {w['condition']} seed {w['seed']} round {w['round']}",
         "trust_remote_code": trusts_remote_code(snakemake),
     }
-    gpus = int(snakemake.resources.get("gpus", 0) or 0)
+    gpus = int(snakemake.resources.get("gpu", 0) or 0)
     if gpus > 1:
         run_launched(gpus, spec, scratch_dir(snakemake.output[0]) + ".launch.json", gpu=True, log=log)
     else:
