@@ -15,7 +15,7 @@ from common import ROOT, report
 
 
 def grid_config(rounds: int, n_models: int = 3, n_conditions: int = 48) -> dict:
-    arch = {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2, "max_position_embeddings": 128}
+    arch = {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2, "max_position_embeddings": 512}
     conditions = {}
     # 4 prompts x 4 filters x 3 sampling temperatures = 48 conditions
     prompts = [("unconditional", {"strategy": "unconditional"})] + [
@@ -41,7 +41,7 @@ def dry_run_seconds(cfg: dict) -> tuple[float, int]:
                               capture_output=True, text=True)
         dt = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-2000:])
+        raise RuntimeError((proc.stdout + proc.stderr)[-2000:])
     jobs = 3 + len(cfg["models"]) * 3 + len(cfg["models"]) * len(cfg["conditions"]) * len(cfg["seeds"]) * cfg["rounds"] * 4
     return dt, jobs
 

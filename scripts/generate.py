@@ -22,6 +22,7 @@ with step(snakemake) as log:
         model, tok = load_checkpoint(snakemake.input.model, trust_remote_code=remote)
         sample = hf_sampler(model, tok, sampling, p.seed)
     log(f"generation backend: {backend}")
+    log.facts["generation_backend"] = backend
     spec = strategy_for_round(p.condition["prompt"], round_)
     source = strategy_source(p.condition["prompt"], round_)
     docs = read_jsonl(snakemake.input[source]) if source else []

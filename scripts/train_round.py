@@ -17,6 +17,7 @@ with step(snakemake) as log:
         "trust_remote_code": trusts_remote_code(snakemake),
     }
     gpus = int(snakemake.resources.get("gpu", 0) or 0)
+    log.facts["training_processes"] = max(1, gpus)
     if gpus > 1:
         run_launched(gpus, spec, scratch_dir(snakemake.output[0]) + ".launch.json", gpu=True, log=log)
     else:

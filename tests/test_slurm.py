@@ -116,7 +116,10 @@ def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, r
     assert sum(json.loads(line)["meta"]["n_tokens"] for line in gen) == 1500
     ev = json.loads((res / "pico/unconditional/seed0/round1/eval.json").read_text())
     assert (ev["model"], ev["condition"], ev["round"]) == ("pico", "unconditional", 1)
-    assert len((res / "summary.csv").read_text().splitlines()) == 1 + 2 * 3  # rounds 0..1 x metrics
+    summary = (res / "summary.csv").read_text().splitlines()
+    assert summary[0] == "model,condition,seed,round,measure,set,metric,value"
+    heldout = [r for r in summary if ",perplexity,heldout," in r]
+    assert len(heldout) == 2 * 3  # rounds 0..1 x (word and byte perplexity, bits per byte)
     assert (res / "figures/collapse.pdf").stat().st_size > 0
 
     jobs = jobs_in(cluster, tmp_path)

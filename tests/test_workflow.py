@@ -155,7 +155,8 @@ def test_same_config_and_seed_give_identical_bytes(run_a, tmp_path):
         assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
     # provenance records and the manifest hold no time stamp: the same bytes too
     records = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*.prov.json"))
-    assert len(records) == 3 + 1 + 2 + 4 * 5 + 1 + 2 + 1  # data, tokenizer, round 0, rounds, summary, figures, manifest
+    # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, summary + intervals, figures, manifest
+    assert len(records) == 3 + 2 + 1 + 1 + 1 + 2 + 4 * 5 + 2 + 2 + 1
     for rel in records + [Path("results/manifest.json")]:
         assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
 
@@ -171,7 +172,8 @@ def test_every_target_has_a_record_and_the_manifest_verifies(run_a):
     assert rec["device"]["backend"] == "cpu" and rec["packages"]["torch"].startswith("2.")
     assert len(rec["code"]["commit"]) == 40
     manifest = json.loads((run_a / "results/manifest.json").read_text())
-    assert len(manifest["jobs"]) == 1 + 1 + 2 + 4 * 4 + 2  # data, tokenizer, round 0, rounds, aggregate + plot
+    # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, aggregate + plot
+    assert len(manifest["jobs"]) == 1 + 2 + 1 + 1 + 1 + 2 + 4 * 4 + 2
     verify = [sys.executable, str(ROOT / "scripts/verify_manifest.py"), "--verify"]
     assert subprocess.run(verify, cwd=run_a, capture_output=True).returncode == 0
     target = run_a / "results/pico/real_prefix/seed0/round1/filter_stats.json"

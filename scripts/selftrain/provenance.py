@@ -125,10 +125,12 @@ def _files(paths) -> dict:
     return {str(p): digest(p) for p in sorted(set(map(str, paths))) if Path(p).exists()}
 
 
-def job_record(smk) -> dict:
-    """The provenance record of a finished job, from the `snakemake` object of its script."""
+def job_record(smk, facts: dict | None = None) -> dict:
+    """The provenance record of a finished job, from the `snakemake` object of its script, plus the facts
+    the step itself reported (e.g. the generation backend it resolved)."""
     params = _named(smk.params)
     return {
+        "facts": dict(sorted((facts or {}).items())),
         "schema_version": SCHEMA_VERSION,
         "rule": smk.rule,
         "wildcards": _named(smk.wildcards),
@@ -143,9 +145,9 @@ def job_record(smk) -> dict:
     }
 
 
-def write_records(smk) -> list[Path]:
+def write_records(smk, facts: dict | None = None) -> list[Path]:
     """Write the job's record beside each of its outputs; returns the sidecar paths."""
-    record = job_record(smk)
+    record = job_record(smk, facts)
     missing = sorted(set(map(str, smk.output)) - set(record["output"]["files"]))
     if missing:
         raise RuntimeError(f"rule {smk.rule}: output {missing[0]} was not written")

@@ -15,6 +15,8 @@ from .provenance import write_records
 def step(smk, offline: bool = True, uses_torch: bool = True):
     """Run a step body with print-style logging to smk.log[0] (and stderr); bad input exits 1 cleanly.
 
+    The body may add facts for the provenance record: log.facts["backend"] = "vllm".
+
     Steps that never touch a model pass uses_torch=False and skip torch's multi-second import."""
     if offline:
         # nothing may reach a hub at run time unless a rule (the hub download) says so
@@ -33,6 +35,7 @@ def step(smk, offline: bool = True, uses_torch: bool = True):
             log_file.write(stamp + "\n")
             log_file.flush()
 
+    log.facts = {}
     try:
         if uses_torch:
             import torch
@@ -41,7 +44,7 @@ def step(smk, offline: bool = True, uses_torch: bool = True):
         log(f"rule {smk.rule}: threads={smk.threads}")
         yield log
         # the record is written only after the body succeeded, so a record never describes a half-written target
-        sidecars = write_records(smk)
+        sidecars = write_records(smk, log.facts)
         log(f"done; provenance in {', '.join(map(str, sidecars))}")
     except (InputError, ValueError, RuntimeError) as e:
         log(f"ERROR: {e}")
