@@ -70,6 +70,7 @@ rule build_task:
     resources:
         mem_mb=resource("data", "mem_mb", 4000),
         runtime=resource("data", "runtime", 60),
+        cpus_per_task=resource("data", "cpus_per_task", 1),
     conda:
         "../envs/data.yaml"
     script:
@@ -89,6 +90,7 @@ rule prepare_perplexity_set:
     resources:
         mem_mb=resource("data", "mem_mb", 4000),
         runtime=resource("data", "runtime", 60),
+        cpus_per_task=resource("data", "cpus_per_task", 1),
     conda:
         "../envs/data.yaml"
     script:
@@ -110,6 +112,7 @@ rule tail_vocabulary:
     resources:
         mem_mb=resource("data", "mem_mb", 4000),
         runtime=resource("data", "runtime", 60),
+        cpus_per_task=resource("data", "cpus_per_task", 1),
     conda:
         "../envs/data.yaml"
     script:

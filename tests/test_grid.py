@@ -34,9 +34,13 @@ def round_dir(wd, cond, rnd):
 
 
 def test_grid_conditions_are_the_dag_branches(grid_run):
-    assert sorted(p.name for p in (grid_run / "results/pico").iterdir() if p.name not in ("round0", "tokenizer") and not p.name.endswith(".prov.json")) == CONDITIONS
+    branches = [p.name for p in (grid_run / "results/pico").iterdir()
+                if p.name not in ("round0", "tokenizer") and not p.name.endswith(".prov.json")]
+    assert sorted(branches) == CONDITIONS
     summary = (grid_run / "results/summary.csv").read_text().splitlines()
-    assert len(summary) == 1 + 4 * 3 * 3  # conditions x rounds 0..2 x perplexity metrics
+    heldout = [r for r in summary if ",perplexity,heldout," in r]
+    assert len(heldout) == 4 * 3 * 3  # conditions x rounds 0..2 x perplexity metrics
+    assert {r.split(",")[1] for r in heldout} == set(CONDITIONS)
 
 
 def test_filter_stats_match_the_corpora(grid_run):
