@@ -10,6 +10,15 @@ from selftrain.io import InputError
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def assert_invalid(mutate, message):
+    """The default config changed by mutate fails validation with a message containing `message`."""
+    c = default_config()
+    mutate(c)
+    with pytest.raises(InputError) as e:
+        validate_config(c)
+    assert message in str(e.value)
+
+
 def default_config():
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
@@ -49,11 +58,7 @@ def test_condition_overrides_defaults_key_by_key():
     (lambda c: c["corpus"].update(heldout_fraction=1.5), "config key 'corpus.heldout_fraction'"),
 ])
 def test_bad_config_names_the_key(mutate, message):
-    c = default_config()
-    mutate(c)
-    with pytest.raises(InputError) as e:
-        validate_config(c)
-    assert message in str(e.value)
+    assert_invalid(mutate, message)
 
 
 def test_model_section_overrides_top_level():
@@ -86,11 +91,7 @@ def test_deep_merge_does_not_mutate():
     (lambda c: c.update(archive={"checkpoints": True, "logs": True}), "config key 'archive.logs': unknown key"),
 ])
 def test_impossible_budgets_and_new_keys_name_the_key(mutate, message):
-    c = default_config()
-    mutate(c)
-    with pytest.raises(InputError) as e:
-        validate_config(c)
-    assert message in str(e.value)
+    assert_invalid(mutate, message)
 
 
 def test_remote_code_is_off_and_resume_states_on_by_default():
@@ -171,8 +172,4 @@ def test_grid_alone_is_enough_and_sampling_axis_merges_key_by_key():
     (lambda c: c.pop("conditions"), "config key 'conditions': no condition"),
 ])
 def test_bad_grid_names_the_key(mutate, message):
-    c = default_config()
-    mutate(c)
-    with pytest.raises(InputError) as e:
-        validate_config(c)
-    assert message in str(e.value)
+    assert_invalid(mutate, message)
