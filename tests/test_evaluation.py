@@ -132,3 +132,29 @@ def test_olmes_core_task_lists_validate_and_name_real_lm_eval_tasks():
     cfg["evaluation"]["downstream"]["tasks"] = [{"name": "arc_easy", "shots": 5}]
     with pytest.raises(InputError, match="config key 'evaluation.downstream.tasks.0.shots': unknown key"):
         validate_config(cfg)
+
+
+def test_window_batches_sort_longest_first_within_the_token_budget():
+    from selftrain.rolling import window_batches
+
+    assert window_batches([3, 10, 5, 10, 2], 20) == [[1, 3], [2, 0, 4]]
+    assert window_batches([30, 4], 20) == [[0], [1]]  # a window longer than the budget goes alone
+
+
+def test_sorted_rolling_loglikelihoods_equal_lm_eval_hflm(tiny_model, tiny_tokenizer):
+    """Length-sorted budgeted batches give lm-eval's own per-document log-likelihoods, multi-window
+    documents (longer than max_length) included."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from selftrain.rolling import SortedRollingHFLM
+
+    texts = [d["text"] for d in sample_docs(7)]
+    texts += [" ".join(texts) * 2, texts[0][:5]]  # several 32-token windows; a one-token document
+    requests = [Instance("loglikelihood_rolling", {}, (t,), i) for i, t in enumerate(texts)]
+    kwargs = {"pretrained": tiny_model, "tokenizer": tiny_tokenizer, "max_length": 32}
+    theirs = HFLM(batch_size=3, **kwargs).loglikelihood_rolling(requests)
+    ours = SortedRollingHFLM(batch_size=3, **kwargs).loglikelihood_rolling(requests)
+    assert len(tiny_tokenizer(texts[-2])["input_ids"]) > 3 * 32
+    assert ours == pytest.approx(theirs, rel=1e-5)
+    assert all(x < 0 for x in ours)

@@ -44,13 +44,18 @@ def task_manager_for(tasks: list):
 
 
 def run_lm_eval(model, tokenizer, tasks: list, batch_size: int, max_length: int | None, seed: int,
-                num_fewshot: int | None = None, limit: int | None = None, task_manager=None) -> dict:
-    """lm-eval simple_evaluate on an in-memory HF model; returns lm-eval's `results` dict."""
+                num_fewshot: int | None = None, limit: int | None = None, task_manager=None,
+                sorted_rolling: bool = True) -> dict:
+    """lm-eval simple_evaluate on an in-memory HF model; returns lm-eval's `results` dict. Perplexity goes
+    through SortedRollingHFLM (length-sorted windows) unless sorted_rolling is False (lm-eval's own HFLM)."""
     import lm_eval
     from lm_eval.models.huggingface import HFLM
 
+    from selftrain.rolling import SortedRollingHFLM
+
     kwargs = {"max_length": max_length} if max_length else {}
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
+    lm_class = SortedRollingHFLM if sorted_rolling else HFLM
+    lm = lm_class(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
     out = lm_eval.simple_evaluate(
         model=lm, tasks=tasks, num_fewshot=num_fewshot, limit=limit, log_samples=False, bootstrap_iters=0,
         task_manager=task_manager or task_manager_for(tasks),
