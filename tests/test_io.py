@@ -1,9 +1,10 @@
 import json
 import os
+import stat
 
 import pytest
 
-from selftrain.io import InputError, atomic_directory, atomic_write_json, read_jsonl, write_jsonl
+from selftrain.io import InputError, atomic_directory, atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
 
 
 def test_write_and_read_jsonl_roundtrip(tmp_path):
@@ -54,3 +55,16 @@ def test_temp_siblings_left_by_a_killed_writer_are_removed(tmp_path):
     with atomic_directory(tmp_path / "ckpt") as d:
         (d / "w").write_text("w")
     assert sorted(os.listdir(tmp_path)) == [".other.json.k1l2e3d4.tmp", "a.json", "ckpt"]
+
+
+def test_atomic_outputs_get_the_mode_plain_writes_would(tmp_path):
+    """mkstemp/mkdtemp create 0600/0700; targets must be group-readable like open()/mkdir() make them."""
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+        with atomic_directory(tmp_path / "ckpt") as d:
+            (d / "w").write_text("y")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "ckpt").stat().st_mode) == 0o755

@@ -24,10 +24,19 @@ def _remove_stale_temps(path: Path) -> None:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
 
 
+def default_permissions(path: str | os.PathLike) -> None:
+    """Give a mkstemp/mkdtemp result (0600/0700) the mode open()/mkdir() would: 0666/0777 less the umask,
+    so targets stay readable by the group on a shared cluster file system."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~umask)
+
+
 def _tmp_sibling(path: Path, suffix: str = "") -> Path:
     _remove_stale_temps(path)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)
+    default_permissions(name)
     return Path(name)
 
 
@@ -94,6 +103,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    default_permissions(tmp)
     try:
         yield tmp
         if path.exists():

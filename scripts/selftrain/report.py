@@ -8,7 +8,7 @@ import json
 import math
 from collections import defaultdict
 
-from .io import atomic_write_text
+from .io import atomic_write_text, default_permissions
 
 SUMMARY_COLUMNS = ("model", "condition", "seed", "round", "measure", "set", "metric", "value")
 CI_COLUMNS = ("model", "condition", "round", "measure", "set", "metric", "n", "mean", "low", "high")
@@ -213,6 +213,7 @@ def _save(figs, pdf_path, png_path) -> None:
         os.makedirs(d, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=f".{fmt}", dir=d)
         os.close(fd)
+        default_permissions(tmp)
         try:
             if fmt == "pdf":
                 with PdfPages(tmp, metadata={"CreationDate": None}) as pdf:
