@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SUITES = ["bench_generation", "bench_training", "bench_eval", "bench_dag", "bench_imports"]
+SUITES = ["bench_generation", "bench_training", "bench_eval", "bench_filters", "bench_dag", "bench_imports"]
 
 
 def main() -> int:

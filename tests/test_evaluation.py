@@ -135,7 +135,7 @@ def test_olmes_core_task_lists_validate_and_name_real_lm_eval_tasks():
 
 
 def test_window_batches_sort_longest_first_within_the_token_budget():
-    from selftrain.rolling import window_batches
+    from selftrain.scoring import window_batches
 
     assert window_batches([3, 10, 5, 10, 2], 20) == [[1, 3], [2, 0, 4]]
     assert window_batches([30, 4], 20) == [[0], [1]]  # a window longer than the budget goes alone

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from selftrain.filters import EmptyCorpusError, apply_filters
@@ -75,6 +77,15 @@ def test_perplexity_scores_do_not_depend_on_batching(tiny_model, tiny_tokenizer)
     three = document_perplexities(tiny_model, tiny_tokenizer, texts, batch_size=3, max_tokens=64)
     assert one == pytest.approx(three, rel=1e-4)
     assert all(p > 1 for p in one)
+    # the same number by hand: exp of the mean NLL of the text's tokens after BOS
+    import torch
+
+    ids = [tiny_tokenizer.bos_token_id] + tiny_tokenizer(texts[0], add_special_tokens=False)["input_ids"][:64]
+    with torch.no_grad():
+        logp = torch.log_softmax(tiny_model(torch.tensor([ids])).logits[0, :-1].double(), -1)
+    nll = -logp.gather(1, torch.tensor(ids[1:])[:, None]).mean().item()
+    assert three[0] == pytest.approx(math.exp(nll), rel=1e-5)
+    assert document_perplexities(tiny_model, tiny_tokenizer, ["", "short"], 2, 64)[0] == 1.0
 
 
 @pytest.mark.parametrize("scorer,context_key", [("current", "model"), ("base", "base")])

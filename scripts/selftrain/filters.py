@@ -98,26 +98,20 @@ class PerplexityBand(DocumentFilter):
 
 
 def document_perplexities(model, tokenizer, texts: list[str], batch_size: int, max_tokens: int) -> list[float]:
-    """exp(mean token NLL) of each text after BOS (first max_tokens tokens), in right-padded batches."""
-    import torch
+    """exp(mean token NLL) of each text after BOS (first max_tokens tokens), scored in length-sorted batches
+    of at most batch_size x max_tokens tokens (the loop perplexity evaluation uses); an empty text gives 1."""
+    import math
+
+    from .scoring import window_loglikelihoods
 
     ids = [[tokenizer.bos_token_id] + t[: max_tokens] for t in
            tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    out = [0.0] * len(ids)
-    order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))  # similar lengths share a batch
-    for b in range(0, len(order), batch_size):
-        batch = [ids[i] for i in order[b : b + batch_size]]
-        width = max(len(x) for x in batch)
-        input_ids = torch.tensor([x + [tokenizer.pad_token_id] * (width - len(x)) for x in batch])
-        mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in batch])
-        with torch.inference_mode():
-            logits = model(input_ids=input_ids.to(model.device), attention_mask=mask.to(model.device)).logits
-        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-        nll = -logp.gather(-1, input_ids[:, 1:, None].to(logp.device)).squeeze(-1).cpu()
-        valid = mask[:, 1:].float()
-        mean = (nll * valid).sum(1) / valid.sum(1).clamp(min=1)
-        for k, i in enumerate(order[b : b + batch_size]):
-            out[i] = float(torch.exp(mean[k]))
+    scored = [i for i, x in enumerate(ids) if len(x) > 1]
+    lls = window_loglikelihoods(model, [(ids[i][:-1], ids[i][1:]) for i in scored],
+                                batch_size * (max_tokens + 1), model.device)
+    out = [1.0] * len(ids)
+    for i, ll in zip(scored, lls):
+        out[i] = math.exp(-ll / (len(ids[i]) - 1))
     return out
 
 
