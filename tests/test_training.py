@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -37,6 +39,32 @@ def test_training_lowers_loss_and_is_deterministic(tiny_tokenizer, tiny_arch):
     assert stats["final_loss"] < stats["first_loss"] - 0.5
     assert runs[0][0] == runs[1][0]
     assert all((a == b).all() for a, b in zip(runs[0][1], runs[1][1]))
+
+
+@pytest.mark.skipif(not shutil.which("g++"), reason="torch inductor on CPU needs g++")
+def test_compiled_training_matches_eager(tiny_tokenizer, tiny_arch):
+    """training.compile changes the kernels, not the arithmetic: the same losses to float tolerance."""
+    from conftest import sample_docs
+    from selftrain.modeling import build_olmo2
+
+    blocks = pack_blocks(tokenize_documents(tiny_tokenizer, [d["text"] for d in sample_docs()]), 32,
+                         tiny_tokenizer.eos_token_id)
+    stats = {}
+    for flag in (False, True):
+        cfg = {"epochs": 1, "max_steps": 3, "batch_size": 8, "lr": 3e-3, "warmup_steps": 1, "compile": flag}
+        stats[flag] = train_causal_lm(build_olmo2(tiny_arch, tiny_tokenizer, seed=0), blocks, cfg, seed=1,
+                                      log=lambda *a: None)
+    assert stats[True]["steps"] == stats[False]["steps"] == 3
+    assert stats[True]["final_loss"] == pytest.approx(stats[False]["final_loss"], rel=1e-4)
+
+
+def test_compile_without_a_cpp_compiler_names_the_key(tiny_model, monkeypatch):
+    from selftrain.io import InputError
+
+    monkeypatch.setenv("CXX", "/nonexistent/g++")
+    cfg = {"epochs": 1, "batch_size": 1, "lr": 1e-3, "compile": True}
+    with pytest.raises(InputError, match="training.compile"):
+        train_causal_lm(tiny_model, np.zeros((2, 32), dtype=np.int64), cfg, 0, log=lambda *a: None)
 
 
 def test_training_without_a_full_block_is_an_error(tiny_model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 
 import numpy as np
@@ -63,6 +64,7 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, 
         lr=cfg["lr"], betas=tuple(cfg.get("betas", (0.9, 0.95))), eps=1e-8,
     )
     model, opt = accelerator.prepare(model, opt)
+    forward = compiled(model) if cfg.get("compile") else model
     # data parallel: every process walks the same global batches and takes its share of each
     rank, world = accelerator.process_index, accelerator.num_processes
     model.train()
@@ -92,7 +94,7 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, 
             batch = data[torch.from_numpy(rows)].to(accelerator.device)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total, cfg["lr"], cfg.get("warmup_steps", 0), cfg.get("min_lr_ratio", 0.1))
-            loss = model(input_ids=batch, labels=batch).loss
+            loss = forward(input_ids=batch, labels=batch).loss
             accelerator.backward(loss)
             if cfg.get("grad_clip"):
                 accelerator.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
@@ -119,6 +121,21 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, 
         "first_loss": round(losses[0], 6),
         "final_loss": round(float(np.mean(losses[-max(1, len(losses) // 10):])), 6),
     }
+
+
+def compiled(model):
+    """torch.compile of the training forward (training.compile): fuses the element-wise work around the
+    matmuls (norms, rotary, activations); on CPU its kernels need a C++ compiler, checked up front."""
+    import shutil
+
+    import torch
+
+    from .io import InputError
+
+    if not torch.cuda.is_available() and not shutil.which(os.environ.get("CXX", "g++")):
+        raise InputError("config key 'training.compile': true needs a C++ compiler on CPU (torch inductor); "
+                         f"none found ({os.environ.get('CXX', 'g++')}): install g++ or set it to false")
+    return torch.compile(model)
 
 
 RESUME_WEIGHTS = "model.safetensors"
