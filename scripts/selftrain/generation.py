@@ -54,6 +54,24 @@ def pick_tokens(logits, sampling: dict, generator):
     return torch.searchsorted(cdf, u).squeeze(1).clamp(max=cdf.shape[1] - 1)
 
 
+def live_length_cache(model, max_len: int):
+    """A KV cache preallocated like transformers' StaticCache (no reallocation, in-place writes) whose
+    attention covers only the positions written so far: a static cache attends over all max_len slots
+    every step, which made attention (memory-bound on CPU) cost more than all the matmuls."""
+    from transformers.cache_utils import Cache, StaticLayer
+
+    class LiveLengthLayer(StaticLayer):
+        def update(self, key_states, value_states, *args, **kwargs):
+            keys, values = super().update(key_states, value_states, *args, **kwargs)
+            n = int(self.cumulative_length)
+            return keys[:, :, :n], values[:, :, :n]
+
+        def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+            return int(self.cumulative_length) + query_length, 0
+
+    return Cache(layers=[LiveLengthLayer(max_len) for _ in range(model.config.num_hidden_layers)])
+
+
 def sample_continuations(model, prompts: list[list[int]], max_new: int, eos_id: int, pad_id: int,
                          sampling: dict, seed: int, compact_at: float = 0.75) -> list[list[int]]:
     """Continuations (EOS and after dropped) of one left-padded batch, with a static KV cache.
@@ -61,7 +79,6 @@ def sample_continuations(model, prompts: list[list[int]], max_new: int, eos_id: 
     Finished rows are dropped from the batch (cache, mask, positions) once the live share falls to
     compact_at, so that compaction copies stay rare while dead rows cost little."""
     import torch
-    from transformers import StaticCache
 
     n, width = len(prompts), max(len(p) for p in prompts)
     total = width + max_new
@@ -71,7 +88,7 @@ def sample_continuations(model, prompts: list[list[int]], max_new: int, eos_id: 
     attn[:, :width] = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=dev)
     positions = (attn[:, :width].cumsum(-1) - 1).clamp(min=0)
     gen = torch.Generator(device=dev).manual_seed(seed)
-    cache = StaticCache(config=model.config, max_cache_len=total)
+    cache = live_length_cache(model, total)
     out = torch.full((n, max_new), -1, dtype=torch.long, device=dev)
     lengths = torch.full((n,), max_new, dtype=torch.long, device=dev)
     rows = torch.arange(n, device=dev)
@@ -98,7 +115,8 @@ def sample_continuations(model, prompts: list[list[int]], max_new: int, eos_id: 
                     layer.keys, layer.values = layer.keys[keep], layer.values[keep]
                 rows, tok, attn, next_pos, live = rows[keep], tok[keep], attn[keep], next_pos[keep], live[keep]
             attn[:, width + step] = 1
-            logits = model(input_ids=tok[:, None], attention_mask=attn, position_ids=next_pos[:, None],
+            logits = model(input_ids=tok[:, None], attention_mask=attn[:, :width + step + 1],
+                           position_ids=next_pos[:, None],
                            past_key_values=cache, use_cache=True,
                            cache_position=torch.tensor([width + step], device=dev)).logits[:, -1]
             next_pos = next_pos + 1
