@@ -174,6 +174,9 @@ def test_every_target_has_a_record_and_the_manifest_verifies(run_a):
     assert rec["seeds"] == {"seed": rec["params"]["seed"]} and len(rec["config_hash"]) == 16
     assert rec["device"]["backend"] == "cpu" and rec["packages"]["torch"].startswith("2.")
     assert rec["facts"]["scratch_dir"] == "results/.scratch/pico/unconditional/seed0/round2/checkpoint"
+    for ev in ("pico/round0/eval.json", "pico/unconditional/seed0/round2/eval.json"):
+        facts = json.loads((run_a / f"results/{ev}.prov.json").read_text())["facts"]
+        assert facts == {"evaluation_backend": "hf", "evaluation_device": "cpu"}
     assert len(rec["code"]["commit"]) == 40
     manifest = json.loads((run_a / "results/manifest.json").read_text())
     # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, aggregate + plot
