@@ -2,7 +2,7 @@ rule base_model:
     input:
         unpack(base_inputs),
     output:
-        directory(BASE_CHECKPOINT),
+        checkpoint_output(BASE_CHECKPOINT),
     params:
         base=lambda wc: config["models"][wc.model]["base"],
         seed=lambda wc: job_seed(wc, "base"),

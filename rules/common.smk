@@ -66,6 +66,12 @@ wildcard_constraints:
     set=r"[A-Za-z0-9][A-Za-z0-9_]*",
 
 
+def checkpoint_output(pattern):
+    """A checkpoint directory() output, protected() when config key protect_checkpoints is on: Snakemake then
+    write-protects the finished tree and refuses to rebuild it when something upstream changes."""
+    return protected(directory(pattern)) if config["protect_checkpoints"] else directory(pattern)
+
+
 def checkpoint_of(model, condition, seed, round_):
     """The checkpoint of a round; round 0 is the base model shared by every condition and seed."""
     if int(round_) == 0:

@@ -2,7 +2,7 @@ rule train_round:
     input:
         unpack(train_inputs),
     output:
-        directory(ROUND_CHECKPOINT),
+        checkpoint_output(ROUND_CHECKPOINT),
     params:
         condition=lambda wc: condition(wc.condition),
         training=lambda wc: model_section(config, wc.model, "training"),

@@ -6,7 +6,8 @@ from selftrain.io import atomic_directory, read_jsonl
 from selftrain.modeling import build_olmo2, load_checkpoint, save_checkpoint
 from selftrain.step import step
 from selftrain.tokenizer import load_tokenizer
-from selftrain.training import discard_resume_state, pack_blocks, scratch_dir, tokenize_documents, train_causal_lm
+from selftrain.training import (discard_resume_state, pack_blocks, scratch_dir, scratch_root, tokenize_documents,
+                               train_causal_lm)
 
 base = snakemake.params.base
 with step(snakemake, offline=base["kind"] != "hub") as log:
@@ -18,10 +19,12 @@ with step(snakemake, offline=base["kind"] != "hub") as log:
         texts = [d["text"] for d in read_jsonl(snakemake.input.train)]
         cfg = base["training"]
         blocks = pack_blocks(tokenize_documents(tok, texts), cfg["block_size"], tok.eos_token_id)
-        scratch = scratch_dir(out)
+        # read from the config, not params: moving the scratch must not make Snakemake rebuild a checkpoint
+        root = scratch_root(snakemake.config.get("scratch_dir"))
+        scratch = log.facts["scratch_dir"] = scratch_dir(out, root)
         stats = train_causal_lm(model, blocks, cfg, snakemake.params.seed, log=log, resume_dir=scratch)
         save_checkpoint(model, tok, out, info=stats)
-        discard_resume_state(scratch)
+        discard_resume_state(scratch, root)
     elif base["kind"] == "local":
         model, tok = load_checkpoint(base["path"], trust_remote_code=base["trust_remote_code"])  # refuses pickled weights
         save_checkpoint(model, tok, out, info={"source": base["path"]})

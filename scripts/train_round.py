@@ -5,7 +5,7 @@ With resources gpus > 1 the same code runs data-parallel under `accelerate launc
 from selftrain.modeling import trusts_remote_code
 from selftrain.round_training import run_launched, train_round
 from selftrain.step import step
-from selftrain.training import scratch_dir
+from selftrain.training import discard_resume_state, scratch_dir, scratch_root
 
 p, w = snakemake.params, snakemake.wildcards
 with step(snakemake) as log:
@@ -15,10 +15,14 @@ with step(snakemake) as log:
         "training": p.training, "seed": p.seed, "round": int(w["round"]),
         "where": f"condition {w['condition']} seed {w['seed']} round {w['round']}",
         "trust_remote_code": trusts_remote_code(snakemake),
+        # from the config, not params: moving the scratch must not make Snakemake rebuild a checkpoint
+        "scratch_root": scratch_root(snakemake.config.get("scratch_dir")),
     }
+    scratch = log.facts["scratch_dir"] = scratch_dir(spec["output"], spec["scratch_root"])
     gpus = int(snakemake.resources.get("gpu", 0) or 0)
     log.facts["training_processes"] = max(1, gpus)
     if gpus > 1:
-        run_launched(gpus, spec, scratch_dir(snakemake.output[0]) + ".launch.json", gpu=True, log=log)
+        run_launched(gpus, spec, scratch + ".launch.json", gpu=True, log=log)
+        discard_resume_state(scratch, spec["scratch_root"])  # the spec's folders, now empty
     else:
         train_round(spec, log=log)

@@ -24,30 +24,44 @@ def pins(lines) -> dict:
     return out
 
 
-def requirement_pins() -> dict:
-    """requirements.txt (the CPU stack CI installs) plus requirements-gpu.txt (GPU-only pins), if present."""
-    found = {}
-    for path in sorted(ROOT.glob("requirements*.txt")):
-        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
-        for name, pin in pins([line for line in lines if line]).items():
-            assert name not in found, f"{name} is pinned in two requirements files"
-            found[name] = pin
-    return found
+def requirement_pins(name: str = "requirements.txt") -> dict:
+    """The pins of one requirements file: requirements.txt (the CPU stack CI installs) or requirements-gpu.txt."""
+    lines = [line.split("#")[0].strip() for line in (ROOT / name).read_text().splitlines()]
+    return pins([line for line in lines if line])
 
 
 def env_pip_lines(env: dict) -> list:
     return [line for dep in env["dependencies"] if isinstance(dep, dict) for line in dep.get("pip", [])]
 
 
-def test_every_env_pin_matches_the_requirements():
-    required = requirement_pins()
-    envs = sorted((ROOT / "envs").glob("*.yaml"))
-    assert envs
-    for path in envs:
+def followed_file(path: Path) -> str:
+    """The requirements file an env follows, named in its header: '(same pins as requirements*.txt)'."""
+    m = re.search(r"same pins as (requirements[\w-]*\.txt)", path.read_text())
+    assert m, f"{path.name}: its header names no requirements file"
+    assert (ROOT / m.group(1)).is_file(), f"{path.name}: {m.group(1)} does not exist"
+    return m.group(1)
+
+
+ENVS = sorted((ROOT / "envs").glob("*.yaml"))
+
+
+def test_every_env_pin_matches_its_requirements_file():
+    assert ENVS
+    for path in ENVS:
+        required = requirement_pins(followed_file(path))
         env = yaml.safe_load(path.read_text())
         for name, pin in pins(env_pip_lines(env)).items():
-            assert name in required, f"{path.name}: {name} is not pinned in requirements*.txt"
-            assert pin == required[name], f"{path.name}: {name} {pin} but requirements pin {required[name]}"
+            assert name in required, f"{path.name}: {name} is not pinned in {followed_file(path)}"
+            assert pin == required[name], f"{path.name}: {name} {pin} but {followed_file(path)} pins {required[name]}"
+
+
+def test_only_the_generate_and_evaluate_envs_carry_vllm_and_its_torch():
+    cpu, gpu = requirement_pins(), requirement_pins("requirements-gpu.txt")
+    assert {p.name for p in ENVS if followed_file(p) == "requirements-gpu.txt"} == {"generate.yaml", "evaluate.yaml"}
+    assert "vllm" in gpu and "vllm" not in cpu
+    # the two stacks differ only where vLLM's own requirements force it (and in lm-eval's vllm extra)
+    assert sorted(n for n in cpu.keys() & gpu.keys() if cpu[n] != gpu[n]) == ["lm-eval", "torch", "transformers"]
+    assert gpu["lm-eval"] == ("[hf,vllm]", cpu["lm-eval"][1])
 
 
 def test_pins_parse_names_extras_and_versions():

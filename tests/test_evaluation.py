@@ -158,3 +158,30 @@ def test_sorted_rolling_loglikelihoods_equal_lm_eval_hflm(tiny_model, tiny_token
     assert len(tiny_tokenizer(texts[-2])["input_ids"]) > 3 * 32
     assert ours == pytest.approx(theirs, rel=1e-5)
     assert all(x < 0 for x in ours)
+
+
+def test_vllm_model_args_follow_the_config_and_the_jobs_gpus():
+    from selftrain.evaluation import vllm_model_args
+
+    evaluation = {"batch_size": 8, "max_length": 4096, "gpu_memory_utilization": 0.85}
+    assert vllm_model_args("results/m/round0/checkpoint", evaluation, 11, gpus=4) == {
+        "pretrained": "results/m/round0/checkpoint", "tokenizer": "results/m/round0/checkpoint", "dtype": "bfloat16",
+        "tensor_parallel_size": 4, "gpu_memory_utilization": 0.85, "seed": 11, "batch_size": 8,
+        "trust_remote_code": False, "max_model_len": 4096}
+    # no context configured: vLLM takes the model's own; a job without a gpu resource still gets one shard
+    args = vllm_model_args("ckpt", dict(evaluation, max_length=None), 0, gpus=0, trust_remote_code=True)
+    assert "max_model_len" not in args and (args["tensor_parallel_size"], args["trust_remote_code"]) == (1, True)
+
+
+def test_evaluation_backend_on_a_cpu_machine_is_hf_and_never_imports_vllm(tmp_path, tiny_model, tiny_tokenizer):
+    import sys
+
+    from selftrain.generation import select_backend
+
+    assert select_backend("auto", "evaluation.backend") == "hf"  # no GPU here (and vLLM is not installed)
+    with pytest.raises(RuntimeError, match="evaluation.backend 'vllm' needs the vllm package and a visible GPU"):
+        select_backend("vllm", "evaluation.backend")
+    write_jsonl(tmp_path / "heldout.jsonl", sample_docs(2))
+    evaluation = {"batch_size": 4, "max_length": None, "downstream": {"tasks": []}}
+    evaluate_checkpoint(tiny_model, tiny_tokenizer, evaluation, {"heldout": str(tmp_path / "heldout.jsonl")}, {}, 0)
+    assert not {"vllm", "lm_eval.models.vllm_causallms"} & set(sys.modules)

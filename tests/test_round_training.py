@@ -36,3 +36,20 @@ def test_data_parallel_training_under_accelerate_launch_matches_the_step_count(t
     b = json.loads((tmp_path / "ddp/checkpoint/training_info.json").read_text())
     assert (a["steps"], a["tokens_seen"], a["documents"]) == (b["steps"], b["tokens_seen"], b["documents"])
     assert b["final_loss"] < b["first_loss"] - 0.3
+
+
+def test_round_resume_states_land_under_the_scratch_root_and_go_after_success(tmp_path, tiny_tokenizer, tiny_arch):
+    root = tmp_path / "scratch" / "selftrain-0123"
+    spec = make_spec(tmp_path, tiny_tokenizer, tiny_arch, tmp_path / "out" / "checkpoint")
+    spec.update(scratch_root=str(root), training=dict(TRAINING, save_every=2))
+    state = root / str(tmp_path / "out" / "checkpoint").lstrip("/") / "state.json"
+    seen = []
+
+    def log(*parts):
+        if str(parts[0]).startswith("resume state saved"):
+            seen.append(state.is_file())
+
+    train_round(spec, log=log)
+    assert seen and all(seen)  # each save landed under the root
+    assert not root.exists() and (tmp_path / "scratch").is_dir()  # removed after success, the user's folder kept
+    assert (tmp_path / "out/checkpoint/model.safetensors").is_file()

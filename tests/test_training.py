@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,3 +134,45 @@ def test_scratch_dir_mirrors_the_target_outside_it():
     from selftrain.training import scratch_dir
 
     assert scratch_dir("results/pico/c/seed0/round2/checkpoint") == "results/.scratch/pico/c/seed0/round2/checkpoint"
+    assert scratch_dir("results/pico/c/seed0/round2/checkpoint", "/scratch/u/selftrain-ab") == \
+        "/scratch/u/selftrain-ab/pico/c/seed0/round2/checkpoint"
+    assert scratch_dir("/data/x/checkpoint") == "/data/x/.checkpoint.scratch"
+    assert scratch_dir("/data/x/checkpoint", "/scratch") == "/scratch/data/x/checkpoint"
+
+
+def test_scratch_root_expands_variables_at_run_time_and_names_an_unset_one(tmp_path, monkeypatch):
+    import hashlib
+
+    from selftrain.io import InputError
+    from selftrain.training import scratch_root
+
+    assert scratch_root(None) == "results/.scratch"
+    monkeypatch.setenv("SELFTRAIN_SCRATCH", str(tmp_path / "fast"))
+    key = hashlib.sha256(str(tmp_path / "wd").encode()).hexdigest()[:12]
+    expected = f"{tmp_path}/fast/jobs/selftrain-{key}"
+    assert scratch_root("$SELFTRAIN_SCRATCH/jobs", tmp_path / "wd") == expected
+    assert scratch_root("${SELFTRAIN_SCRATCH}/jobs", tmp_path / "wd") == expected
+    # another working directory on the same scratch gets its own folder
+    assert scratch_root("$SELFTRAIN_SCRATCH/jobs", tmp_path / "other") != expected
+    monkeypatch.delenv("SELFTRAIN_SCRATCH")
+    with pytest.raises(InputError, match=r"config key 'scratch_dir': environment variable SELFTRAIN_SCRATCH is not set "
+                                         r"on this node \(scratch_dir is '\$SELFTRAIN_SCRATCH/jobs'\)"):
+        scratch_root("$SELFTRAIN_SCRATCH/jobs")
+
+
+def test_discarding_a_state_removes_empty_folders_up_to_the_root_only(tmp_path):
+    from selftrain.training import discard_resume_state, scratch_dir
+
+    root = tmp_path / "user_scratch" / "selftrain-0123"
+    states = [Path(scratch_dir(f"results/pico/c/seed0/round{r}/checkpoint", str(root))) for r in (1, 2)]
+    for state in states:
+        state.mkdir(parents=True)
+        (state / "state.json").write_text("{}")
+    discard_resume_state(states[0], str(root))
+    # the other round's state (a parallel job) and its folders stay
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
+        "pico", "pico/c", "pico/c/seed0", "pico/c/seed0/round2", "pico/c/seed0/round2/checkpoint",
+        "pico/c/seed0/round2/checkpoint/state.json"]
+    discard_resume_state(states[1], str(root))
+    # our per-workdir folder goes, the user's scratch folder itself stays
+    assert not root.exists() and (tmp_path / "user_scratch").is_dir()

@@ -4,9 +4,11 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,7 @@ TINY = {
     "condition_defaults": {"sampling": {"max_new_tokens": 32}},
     "conditions": {"unconditional": {"prompt": {"strategy": "unconditional"}},
                    "real_prefix": {"prompt": {"strategy": "real_prefix", "prefix_tokens": 8}}},
+    "protect_checkpoints": True,
 }
 
 
@@ -170,6 +173,10 @@ def test_every_target_has_a_record_and_the_manifest_verifies(run_a):
     assert "model.safetensors" in rec["output"]["files"]["results/pico/unconditional/seed0/round2/checkpoint"]["files"]
     assert rec["seeds"] == {"seed": rec["params"]["seed"]} and len(rec["config_hash"]) == 16
     assert rec["device"]["backend"] == "cpu" and rec["packages"]["torch"].startswith("2.")
+    assert rec["facts"]["scratch_dir"] == "results/.scratch/pico/unconditional/seed0/round2/checkpoint"
+    for ev in ("pico/round0/eval.json", "pico/unconditional/seed0/round2/eval.json"):
+        facts = json.loads((run_a / f"results/{ev}.prov.json").read_text())["facts"]
+        assert facts == {"evaluation_backend": "hf", "evaluation_device": "cpu"}
     assert len(rec["code"]["commit"]) == 40
     manifest = json.loads((run_a / "results/manifest.json").read_text())
     # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, aggregate + plot
@@ -190,6 +197,7 @@ def test_deleting_and_rebuilding_one_target_gives_the_same_bytes(run_a):
     later = [ckpt / "model.safetensors", ckpt.with_name("eval.json"), run_a / "results/summary.csv",
              run_a / "results/figures/collapse.pdf", run_a / "results/manifest.json", Path(f"{ckpt}.prov.json")]
     before = {p: p.read_bytes() for p in later}
+    make_writable(ckpt)  # protected: read-only (root could delete it anyway, an ordinary user cannot)
     shutil.rmtree(ckpt)
     snakemake(run_a, "results/pico/real_prefix/seed0/round2/checkpoint")
     assert jobs_of(snakemake(run_a, "-n", "results/manifest.json").stdout) == {
@@ -197,6 +205,86 @@ def test_deleting_and_rebuilding_one_target_gives_the_same_bytes(run_a):
     snakemake(run_a, "results/manifest.json")
     for p in later:
         assert p.read_bytes() == before[p], p
+
+
+def make_writable(path):
+    """chmod -R u+w: how a user rebuilds or deletes a protected checkpoint on purpose."""
+    for p in [path, *path.rglob("*")]:
+        p.chmod(stat.S_IMODE(p.lstat().st_mode) | stat.S_IWUSR)
+
+
+def checkpoints(workdir):
+    return [workdir / "results/pico/round0/checkpoint"] + sorted((workdir / "results/pico").glob("*/seed0/round*/checkpoint"))
+
+
+def test_finished_checkpoints_are_read_only(run_a):
+    assert len(checkpoints(run_a)) == 1 + 2 * 2
+    for ckpt in checkpoints(run_a):
+        for p in [ckpt, *ckpt.rglob("*")]:
+            assert stat.S_IMODE(p.lstat().st_mode) & 0o222 == 0, p
+    assert (run_a / "results/pico/round0/eval.json").stat().st_mode & stat.S_IWUSR  # only checkpoints
+
+
+def unprivileged(workdir) -> list:
+    """A command prefix under which file permissions bind as they do for an ordinary user (for root, who may
+    write anything, Snakemake's protection never triggers): nobody, with workdir handed to it, when it can
+    run this interpreter; else root without the capabilities that override file modes."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without util-linux setpriv: no way to drop root's permission override")
+    nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    # Snakemake runs script jobs with the real interpreter behind the venv's symlinks
+    probes = [["test", "-x", os.path.realpath(sys.executable), "-a", "-r", str(ROOT / "Snakefile")],
+              [sys.executable, "-c", "import snakemake"]]
+    if all(subprocess.run(nobody + probe, capture_output=True, cwd="/").returncode == 0 for probe in probes):
+        for p in [workdir, *workdir.rglob("*")]:
+            os.lchown(p, 65534, 65534)
+        return nobody
+    # the interpreter or checkout is private to root (e.g. under /root): root, minus CAP_DAC_OVERRIDE
+    capless = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+    probe = workdir / ".read-only-probe"
+    probe.write_text("")
+    probe.chmod(0o444)
+    binds = subprocess.run(capless + ["test", "!", "-w", str(probe)], capture_output=True).returncode == 0
+    probe.unlink()
+    if not binds:
+        pytest.skip("neither user nobody nor root without CAP_DAC_OVERRIDE can be used here")
+    return capless
+
+
+def test_a_changed_input_cannot_rebuild_a_protected_checkpoint(run_a):
+    base = Path(tempfile.mkdtemp(prefix="protected-"))
+    base.chmod(0o755)  # reachable by an unprivileged user
+    try:
+        wd = base / "wd"
+        shutil.copytree(run_a, wd, symlinks=True)
+        prefix = unprivileged(wd)
+        ckpt = "results/pico/unconditional/seed0/round2/checkpoint"
+        weights = (wd / ckpt / "model.safetensors").read_bytes()
+        # the upstream corpus changes (Snakemake compares small inputs' checksums, so a touch alone would not do)
+        corpus = (wd / ckpt).with_name("filtered.jsonl")
+        doc = json.loads(corpus.read_text().splitlines()[0])
+        with open(corpus, "a") as f:
+            f.write(json.dumps(dict(doc, id=doc["id"] + "-again")) + "\n")
+        cmd = prefix + [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(wd), "--configfile", str(wd / "config.yaml"),
+                        "--cores", "2", ckpt, "--rerun-triggers", "mtime"]
+        env = dict(os.environ, HOME=str(wd), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+        for extra in ([], ["--force"]):  # --force does not override the protection either
+            proc = subprocess.run(cmd + extra, capture_output=True, text=True, env=env, timeout=600)
+            out = proc.stdout + proc.stderr
+            assert proc.returncode != 0 and "Write-protected output files" in out and ckpt in out, out[-3000:]
+            assert (wd / ckpt / "model.safetensors").read_bytes() == weights
+        # the documented way to rebuild it on purpose
+        assert subprocess.run(prefix + ["chmod", "-R", "u+w", str(wd / ckpt)]).returncode == 0
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        assert (wd / ckpt / "model.safetensors").read_bytes() != weights  # retrained on the changed corpus
+        assert stat.S_IMODE((wd / ckpt / "model.safetensors").stat().st_mode) & 0o222 == 0  # protected again
+    finally:
+        make_writable(base)
+        shutil.rmtree(base)
 
 
 def test_archive_recreates_the_figure_and_verifies_on_a_fresh_directory(run_a, tmp_path):

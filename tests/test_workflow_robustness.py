@@ -22,11 +22,11 @@ KILL["training"].update(epochs=20, save_every=10)
 STATUS = [sys.executable, str(ROOT / "scripts/status.py")]
 
 
-def run_until(workdir, log, text, timeout=600):
-    """Start Snakemake on the manifest and SIGKILL its whole process group once `log` contains `text`;
+def run_until(workdir, log, text, timeout=600, target="results/manifest.json"):
+    """Start Snakemake on the target and SIGKILL its whole process group once `log` contains `text`;
     True if killed, False if the run finished first."""
     cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
-           str(workdir / "config.yaml"), "--cores", "2", "results/manifest.json"]
+           str(workdir / "config.yaml"), "--cores", "2", target]
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     path, t0 = workdir / log, time.monotonic()
@@ -87,6 +87,29 @@ def test_killed_runs_resume_to_the_bytes_of_an_uninterrupted_run(reference, tmp_
     done, ref = outputs(wd), outputs(reference)
     assert sorted(done) == sorted(ref)
     assert [p for p in ref if done[p] != ref[p]] == []
+
+
+def test_resume_states_live_under_the_configured_scratch_root_and_go_after_success(tmp_path, monkeypatch):
+    from selftrain.training import scratch_root
+
+    monkeypatch.setenv("SELFTRAIN_TEST_SCRATCH", str(tmp_path / "node_scratch"))
+    wd = tmp_path / "wd"
+    cfg = json.loads(json.dumps(KILL))
+    cfg["scratch_dir"] = "$SELFTRAIN_TEST_SCRATCH/jobs"
+    write_config(wd, cfg)
+    root = Path(scratch_root(cfg["scratch_dir"], wd))
+    assert root.parent == tmp_path / "node_scratch/jobs"
+    target, log = "results/pico/round0/checkpoint", wd / "results/logs/pico/round0/base_model.log"
+    assert run_until(wd, log.relative_to(wd), "resume state saved at step 40", target=target)
+    assert (root / "pico/round0/checkpoint/state.json").is_file()
+    assert not (wd / "results/.scratch").exists() and not (wd / target).exists()
+    snakemake(wd, target)
+    assert f"resumed from step 40 ({root}/pico/round0/checkpoint)" in log.read_text()
+    # only the finished weights are kept: the per-workdir folder is gone, the user's scratch folder stays
+    assert not root.exists() and root.parent.is_dir()
+    record = json.loads((wd / f"{target}.prov.json").read_text())
+    assert record["facts"]["scratch_dir"] == f"{root}/pico/round0/checkpoint"
+    assert "scratch_dir" not in record["params"]  # moving the scratch reruns nothing
 
 
 def test_a_filter_that_empties_the_corpus_fails_and_keeps_what_was_built(reference):

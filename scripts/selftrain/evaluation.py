@@ -43,19 +43,41 @@ def task_manager_for(tasks: list):
     return TaskManager(include_defaults=any(isinstance(t, str) for t in tasks))
 
 
+def vllm_model_args(checkpoint: str | Path, evaluation: dict, seed: int, gpus: int,
+                    trust_remote_code: bool = False) -> dict:
+    """Arguments of lm-eval's VLLM model for a checkpoint directory: bf16 (as generation), one tensor-parallel
+    shard per GPU of the job, the configured batch size, GPU memory share and context (null: the model's)."""
+    args = {"pretrained": str(checkpoint), "tokenizer": str(checkpoint), "dtype": "bfloat16",
+            "tensor_parallel_size": max(1, int(gpus)), "gpu_memory_utilization": evaluation["gpu_memory_utilization"],
+            "seed": seed, "batch_size": evaluation["batch_size"], "trust_remote_code": trust_remote_code}
+    if evaluation["max_length"]:
+        args["max_model_len"] = evaluation["max_length"]
+    return args
+
+
+def vllm_lm(model_args: dict):
+    """lm-eval's vLLM-backed model (GPU only; vllm is imported here, never on the CPU path)."""
+    from lm_eval.models.vllm_causallms import VLLM
+
+    return VLLM(**model_args)
+
+
 def run_lm_eval(model, tokenizer, tasks: list, batch_size: int, max_length: int | None, seed: int,
-                num_fewshot: int | None = None, limit: int | None = None, task_manager=None,
+                num_fewshot: int | None = None, limit: int | None = None, task_manager=None, lm=None,
                 sorted_rolling: bool = True) -> dict:
-    """lm-eval simple_evaluate on an in-memory HF model; returns lm-eval's `results` dict. Perplexity goes
-    through SortedRollingHFLM (length-sorted windows) unless sorted_rolling is False (lm-eval's own HFLM)."""
+    """lm-eval simple_evaluate on an in-memory HF model, or on `lm` (an lm-eval model such as vllm_lm's) when
+    given; returns lm-eval's `results` dict. The HF model's perplexity goes through SortedRollingHFLM
+    (length-sorted windows) unless sorted_rolling is False (lm-eval's own HFLM)."""
     import lm_eval
-    from lm_eval.models.huggingface import HFLM
 
-    from selftrain.rolling import SortedRollingHFLM
+    if lm is None:
+        from lm_eval.models.huggingface import HFLM
 
-    kwargs = {"max_length": max_length} if max_length else {}
-    lm_class = SortedRollingHFLM if sorted_rolling else HFLM
-    lm = lm_class(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
+        from selftrain.rolling import SortedRollingHFLM
+
+        kwargs = {"max_length": max_length} if max_length else {}
+        lm_class = SortedRollingHFLM if sorted_rolling else HFLM
+        lm = lm_class(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
     out = lm_eval.simple_evaluate(
         model=lm, tasks=tasks, num_fewshot=num_fewshot, limit=limit, log_samples=False, bootstrap_iters=0,
         task_manager=task_manager or task_manager_for(tasks),
@@ -99,8 +121,9 @@ def eval_record(identity: dict, perplexity: dict, downstream: dict | None = None
 
 
 def evaluate_checkpoint(model, tokenizer, evaluation: dict, perplexity_files: dict[str, str],
-                        task_files: dict[str, str], seed: int) -> tuple[dict, dict]:
-    """Perplexity on every real set ({set: jsonl}) and every configured downstream task, through lm-eval."""
+                        task_files: dict[str, str], seed: int, lm=None) -> tuple[dict, dict]:
+    """Perplexity on every real set ({set: jsonl}) and every configured downstream task, through lm-eval
+    (on the in-memory model, or on the lm-eval model `lm` when given)."""
     ppl_tasks = {name: f"{name}_perplexity" for name in perplexity_files}
     groups = downstream_groups(evaluation["downstream"]["tasks"], task_files)
     # perplexity needs the tasks' own settings; it joins the default group so one lm-eval call does both
@@ -109,7 +132,7 @@ def evaluate_checkpoint(model, tokenizer, evaluation: dict, perplexity_files: di
     manager = task_manager_for([s for specs in groups.values() for s in specs])
     for (shots, limit), specs in groups.items():
         results = run_lm_eval(model, tokenizer, specs, evaluation["batch_size"], evaluation["max_length"], seed,
-                              num_fewshot=shots, limit=limit, task_manager=manager)
+                              num_fewshot=shots, limit=limit, task_manager=manager, lm=lm)
         for spec in specs:
             name = spec["task"] if isinstance(spec, dict) else spec
             if name in ppl_tasks.values():

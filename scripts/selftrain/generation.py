@@ -124,8 +124,8 @@ def sample_continuations(model, prompts: list[list[int]], max_new: int, eos_id: 
     return [out[i][: lengths[i]] for i in range(n)]
 
 
-def select_backend(requested: str) -> str:
-    """'hf' or 'vllm': auto takes vLLM only when it is installed and a GPU is visible."""
+def select_backend(requested: str, key: str = "generation.backend") -> str:
+    """'hf' or 'vllm': auto takes vLLM only when it is installed and a GPU is visible (key: the config key, for errors)."""
     import importlib.util
 
     if requested == "hf":
@@ -135,7 +135,7 @@ def select_backend(requested: str) -> str:
 
     gpu = torch.cuda.is_available()
     if requested == "vllm" and not (has_vllm and gpu):
-        raise RuntimeError("generation.backend 'vllm' needs the vllm package and a visible GPU "
+        raise RuntimeError(f"{key} 'vllm' needs the vllm package and a visible GPU "
                            f"(vllm installed: {has_vllm}, GPU visible: {gpu}); use 'auto' or 'hf'")
     return "vllm" if has_vllm and gpu else "hf"
 

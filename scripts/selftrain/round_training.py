@@ -10,7 +10,8 @@ from pathlib import Path
 
 
 def train_round(spec: dict, log=print) -> None:
-    """Train round r's model as `spec` says (init, synthetic, real, output, condition, training, seed, where)."""
+    """Train round r's model as `spec` says (init, synthetic, real, output, condition, training, seed, where;
+    optional scratch_root of the resume state, default results/.scratch)."""
     from .io import read_jsonl
     from .modeling import load_checkpoint, save_checkpoint
     from .regimes import composition, make_regime
@@ -32,12 +33,13 @@ def train_round(spec: dict, log=print) -> None:
     sources = composition(docs, dict(zip(rounds, synthetic)), real)
     log(f"regime {regime.name}: {len(docs)} documents {sources}, init {condition['init']}")
     blocks = pack_blocks(tokenize_documents(tok, [d["text"] for d in docs]), cfg["block_size"], tok.eos_token_id)
-    scratch = scratch_dir(spec["output"])
+    root = spec.get("scratch_root")
+    scratch = scratch_dir(spec["output"], root)
     stats = train_causal_lm(model, blocks, cfg, spec["seed"], log=log, resume_dir=scratch)
     if is_main_process():
         save_checkpoint(model, tok, spec["output"], info={
             **stats, "documents": len(docs), "regime": regime.name, "sources": sources, "init": condition["init"]})
-        discard_resume_state(scratch)
+        discard_resume_state(scratch, root)
 
 
 def is_main_process() -> bool:
@@ -54,7 +56,8 @@ def launch_command(num_processes: int, spec_path: str | Path, gpu: bool = True) 
 
 
 def run_launched(num_processes: int, spec: dict, spec_path: str | Path, gpu: bool, log=print) -> None:
-    """Write spec beside the job's scratch state and run it under accelerate on num_processes devices."""
+    """Write spec beside the job's scratch state and run it under accelerate on num_processes devices; the
+    spec file is removed after success."""
     Path(spec_path).parent.mkdir(parents=True, exist_ok=True)
     Path(spec_path).write_text(json.dumps(spec, sort_keys=True))
     cmd = launch_command(num_processes, spec_path, gpu)
@@ -62,6 +65,7 @@ def run_launched(num_processes: int, spec: dict, spec_path: str | Path, gpu: boo
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                                       os.environ.get("PYTHONPATH")])))
     subprocess.run(cmd, check=True, env=env)
+    Path(spec_path).unlink()
 
 
 if __name__ == "__main__":

@@ -202,28 +202,61 @@ def load_resume_state(resume_dir, fingerprint: str, model, opt) -> dict | None:
     return state
 
 
-def scratch_dir(target: str) -> str:
-    """results/.scratch/<target under results>: resume state kept outside the directory() output,
-    which Snakemake wipes before a job starts."""
+DEFAULT_SCRATCH_ROOT = "results/.scratch"
+
+
+def scratch_root(setting: str | None, workdir=".") -> str:
+    """The folder this working directory's resume states live under: results/.scratch, or config key
+    scratch_dir with environment variables expanded here, on the node that runs the job, plus one folder
+    per working directory so that experiments sharing one scratch never meet."""
+    import hashlib
+    import os
+    import re
+    from pathlib import Path
+
+    from .io import InputError
+
+    if setting is None:
+        return DEFAULT_SCRATCH_ROOT
+    names = {a or b for a, b in re.findall(r"\$(?:\{(\w+)\}|(\w+))", setting)}
+    unset = sorted(n for n in names if not os.environ.get(n))
+    if unset:
+        raise InputError(f"config key 'scratch_dir': environment variable {unset[0]} is not set on this node "
+                         f"(scratch_dir is {setting!r})")
+    key = hashlib.sha256(str(Path(workdir).resolve()).encode()).hexdigest()[:12]
+    return str(Path(os.path.expanduser(os.path.expandvars(setting)), f"selftrain-{key}"))
+
+
+def scratch_dir(target: str, root: str | None = None) -> str:
+    """<root>/<target under results>: resume state kept outside the directory() output, which Snakemake
+    wipes before a job starts; one folder per target (model, condition, seed, round), so parallel jobs on a
+    shared scratch never collide. Default root: results/.scratch."""
     from pathlib import Path
 
     path = Path(target)
-    if path.is_absolute() or not path.parts or path.parts[0] != "results":
+    under_results = not path.is_absolute() and path.parts[:1] == ("results",)
+    if root is None and not under_results:
         # anywhere else: a hidden sibling, never a path that joins back onto the target itself
         return str(path.parent / f".{path.name}.scratch")
-    return str(Path("results", ".scratch", *path.parts[1:]))
+    parts = path.parts[1:] if under_results else path.relative_to(path.anchor).parts
+    return str(Path(root or DEFAULT_SCRATCH_ROOT, *parts))
 
 
-def discard_resume_state(resume_dir) -> None:
-    """Remove a resume state after its checkpoint is saved, and its empty parents up to .scratch itself."""
+def discard_resume_state(resume_dir, root: str | None = None) -> None:
+    """Remove a resume state after its checkpoint is saved, and its empty parents up to the scratch root
+    itself (without a root: up to a folder named .scratch)."""
     import shutil
     from pathlib import Path
 
     path = Path(resume_dir)
+    top = Path(root) if root else None
     shutil.rmtree(path, ignore_errors=True)
     for parent in path.parents:
-        if not parent.is_dir() or any(parent.iterdir()):
+        if top is not None and top != parent and top not in parent.parents:
             break
-        parent.rmdir()
-        if parent.name == ".scratch":
+        try:
+            parent.rmdir()  # only when empty: another job on the same scratch may be using it
+        except OSError:
+            break
+        if parent == top or (top is None and parent.name == ".scratch"):
             break

@@ -60,3 +60,23 @@ def test_lm_eval_on_gpu_matches_cpu(tmp_path, checkpoint):
         model, tok = load_checkpoint(checkpoint, device=device)
         values[device] = perplexity_block(run_lm_eval(model, tok, task, 4, None, 0), "heldout_perplexity")
     assert values["cuda"]["bits_per_byte"] == pytest.approx(values["cpu"]["bits_per_byte"], rel=1e-3)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm not installed")
+def test_lm_eval_vllm_backend_matches_hf_perplexity(tmp_path, checkpoint):
+    from conftest import sample_docs
+    from selftrain.evaluation import perplexity_block, perplexity_task, run_lm_eval, vllm_lm, vllm_model_args
+    from selftrain.generation import select_backend
+    from selftrain.io import write_jsonl
+    from selftrain.modeling import load_checkpoint
+
+    assert select_backend("auto", "evaluation.backend") == "vllm"
+    write_jsonl(tmp_path / "h.jsonl", sample_docs(6))
+    task = [perplexity_task(tmp_path / "h.jsonl")]
+    evaluation = {"batch_size": 4, "max_length": None, "gpu_memory_utilization": 0.3}
+    lm = vllm_lm(vllm_model_args(checkpoint, evaluation, 0, gpus=1))
+    vllm = perplexity_block(run_lm_eval(None, None, task, 4, None, 0, lm=lm), "heldout_perplexity")
+    model, tok = load_checkpoint(checkpoint, device="cuda")
+    hf = perplexity_block(run_lm_eval(model, tok, task, 4, None, 0), "heldout_perplexity")
+    assert vllm["documents"] == hf["documents"] == 6
+    assert vllm["bits_per_byte"] == pytest.approx(hf["bits_per_byte"], rel=2e-2)  # bf16 against fp32
