@@ -21,6 +21,8 @@ CONDITIONS = sorted(config["conditions"])
 RESOLVED_CONDITIONS = {name: resolve_condition(config, name) for name in CONDITIONS}
 SEEDS = config["seeds"]
 ROUNDS = config["rounds"]
+# merged once per model: params of thousands of jobs read them (deep_merge copies on every call)
+MODEL_SECTIONS = {m: {s: model_section(config, m, s) for s in ("generation", "training", "evaluation")} for m in MODELS}
 
 RESULTS = "results"
 TRAIN_JSONL = "results/data/train.jsonl"
@@ -90,6 +92,20 @@ def condition(name):
     return RESOLVED_CONDITIONS[name]
 
 
+def section(model, name):
+    """A model's generation, training or evaluation section with its overrides (merged at load time)."""
+    return MODEL_SECTIONS[model][name]
+
+
+def per_model(value_of):
+    """A params entry that depends on the model only: a constant when every model has the same value,
+    else a lookup by the model wildcard. Snakemake inspects and calls a callable param for every job."""
+    values = {m: value_of(m) for m in MODELS}
+    if all(v == values[MODELS[0]] for v in values.values()):
+        return values[MODELS[0]]
+    return lambda wc: values[wc.model]
+
+
 def job_seed(wc, stage):
     """Seeds derive from (global seed, model, condition, seed index, round, stage), never job order."""
     return derive_seed(config["seed"], wc.model, wc.get("condition", ""), wc.get("seed", ""),
@@ -99,12 +115,16 @@ def job_seed(wc, stage):
 def resource(kind, key, default):
     """A scheduler resource of a kind of job: the model's override, the config's, or the default;
     memory doubles with each retry. Rules pass config key gpus as Snakemake's standard resource gpu
-    (the Slurm plugin's --gpus) and cpus_per_task as the plugin's --cpus-per-task."""
+    (the Slurm plugin's --gpus) and cpus_per_task as the plugin's --cpus-per-task. A value no model
+    overrides is a plain constant: Snakemake inspects and calls a callable resource for every job."""
+    value = config["resources"].get(kind, {}).get(key, default)
+    by_model = {m: spec.get("resources", {}).get(kind, {}).get(key, value) for m, spec in config["models"].items()}
+    if key != "mem_mb" and all(v == value for v in by_model.values()):
+        return value
 
     def get(wc, attempt):
-        per_model = config["models"].get(wc.get("model", ""), {}).get("resources", {}).get(kind, {})
-        value = per_model.get(key, config["resources"].get(kind, {}).get(key, default))
-        return value * 2 ** (attempt - 1) if key == "mem_mb" else value
+        v = by_model.get(wc.get("model", ""), value)
+        return v * 2 ** (attempt - 1) if key == "mem_mb" else v
 
     return get
 
@@ -136,8 +156,9 @@ def generate_inputs(wc):
 
 
 def filter_inputs(wc):
-    """What the condition's filters read besides round r-1's model: the base model, real text, round 1's
-    generated corpus (the detector's machine examples)."""
+    """The generated corpus, round r-1's model and what the condition's filters read besides: the base
+    model, real text, round 1's generated corpus (the detector's machine examples). One function, not
+    one per input: Snakemake's cost per job grows with the callables it evaluates."""
     from selftrain.filters import filter_needs
 
     needs = filter_needs(condition(wc.condition)["filters"])
@@ -146,7 +167,9 @@ def filter_inputs(wc):
         "real": TRAIN_JSONL,
         "reference": GENERATED.format(model=wc.model, condition=wc.condition, seed=wc.seed, round=1),
     }
-    return {k: v for k, v in paths.items() if k in needs}
+    key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
+    return {**{k: v for k, v in paths.items() if k in needs}, "generated": GENERATED.format(**key),
+            "model": previous_checkpoint(wc)}
 
 
 def train_inputs(wc):
@@ -171,17 +194,22 @@ def local_tasks(model):
     """The configured downstream tasks of a model that the pipeline builds from the held-out split."""
     from selftrain.downstream import LOCAL_TASKS
 
-    tasks = model_section(config, model, "evaluation")["downstream"]["tasks"]
+    tasks = section(model, "evaluation")["downstream"]["tasks"]
     return [t["name"] for t in tasks if t["name"] in LOCAL_TASKS]
 
 
+# corpora whose diversity a round's eval.json records: round 0 the held-out real text (the reference),
+# round r its generated and filtered corpora
+BASE_CORPORA = {"real": HELDOUT_JSONL}
+ROUND_CORPORA = {"generated": GENERATED, "filtered": FILTERED}
+
+
 def eval_corpora(wc):
-    """Corpora whose diversity a round's eval.json records: round 0 the held-out real text (the reference),
-    round r its generated and filtered corpora."""
+    """The corpora of BASE_CORPORA or ROUND_CORPORA of a checkpoint's evaluation, as paths."""
     if "condition" not in wc.keys():
-        return {"real": HELDOUT_JSONL}
+        return dict(BASE_CORPORA)
     key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
-    return {"generated": GENERATED.format(**key), "filtered": FILTERED.format(**key)}
+    return {name: path.format(**key) for name, path in ROUND_CORPORA.items()}
 
 
 def eval_inputs(wc):

@@ -4,10 +4,10 @@ rule evaluate_base:
     output:
         BASE_EVAL,
     params:
-        evaluation=lambda wc: model_section(config, wc.model, "evaluation"),
+        evaluation=per_model(lambda m: section(m, "evaluation")),
         perplexity_sets=sorted(config["evaluation"]["perplexity_sets"]),
-        local_tasks=lambda wc: local_tasks(wc.model),
-        corpora=lambda wc: list(eval_corpora(wc)),
+        local_tasks=per_model(local_tasks),
+        corpora=list(BASE_CORPORA),
         identity=lambda wc: {"model": wc.model, "condition": None, "seed": None, "round": 0},
         seed=lambda wc: job_seed(wc, "evaluate"),
     log:
@@ -32,10 +32,10 @@ rule evaluate_round:
     output:
         ROUND_EVAL,
     params:
-        evaluation=lambda wc: model_section(config, wc.model, "evaluation"),
+        evaluation=per_model(lambda m: section(m, "evaluation")),
         perplexity_sets=sorted(config["evaluation"]["perplexity_sets"]),
-        local_tasks=lambda wc: local_tasks(wc.model),
-        corpora=lambda wc: list(eval_corpora(wc)),
+        local_tasks=per_model(local_tasks),
+        corpora=list(ROUND_CORPORA),
         identity=lambda wc: {"model": wc.model, "condition": wc.condition, "seed": int(wc.seed), "round": int(wc.round)},
         seed=lambda wc: job_seed(wc, "evaluate"),
     log:

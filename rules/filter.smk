@@ -1,8 +1,6 @@
 rule filter_corpus:
     input:
         unpack(filter_inputs),
-        generated=GENERATED,
-        model=previous_checkpoint,
     output:
         filtered=FILTERED,
         stats=FILTER_STATS,

@@ -5,7 +5,7 @@ rule generate:
         GENERATED,
     params:
         condition=lambda wc: condition(wc.condition),
-        generation=lambda wc: model_section(config, wc.model, "generation"),
+        generation=per_model(lambda m: section(m, "generation")),
         seed=lambda wc: job_seed(wc, "generate"),
     log:
         log_path("generate", ROUND_KEY),

@@ -5,7 +5,7 @@ rule train_round:
         checkpoint_output(ROUND_CHECKPOINT),
     params:
         condition=lambda wc: condition(wc.condition),
-        training=lambda wc: model_section(config, wc.model, "training"),
+        training=per_model(lambda m: section(m, "training")),
         seed=lambda wc: job_seed(wc, "train"),
     log:
         log_path("train_round", ROUND_KEY),

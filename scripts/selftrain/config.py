@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import glob
 import hashlib
 import itertools
@@ -21,7 +22,10 @@ _MERGED_LATER = ("conditions", "condition_defaults", "grid")
 GRID_AXES = (("prompt", "prompt"), ("sampling", "sampling"), ("filter", "filters"), ("data", "data"), ("init", "init"))
 
 
+@functools.lru_cache(maxsize=None)
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    """The config schema, parsed once per process (resolve_condition asks for it per condition); callers
+    must not modify it."""
     return yaml.safe_load(path.read_text())
 
 
