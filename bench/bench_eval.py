@@ -1,4 +1,4 @@
-"""Perplexity evaluation through lm-eval: our length-sorted budgeted windows (SortedRollingHFLM, batch 32)
+"""Perplexity evaluation through lm-eval: our length-sorted windows (SortedRollingHFLM, batch 32)
 vs lm-eval's HFLM one document at a time; lm-eval's own batch-32 HFLM for context."""
 
 from __future__ import annotations

@@ -134,15 +134,15 @@ def test_olmes_core_task_lists_validate_and_name_real_lm_eval_tasks():
         validate_config(cfg)
 
 
-def test_window_batches_sort_longest_first_within_the_token_budget():
+def test_window_batches_sort_longest_first():
     from selftrain.scoring import window_batches
 
-    assert window_batches([3, 10, 5, 10, 2], 20) == [[1, 3], [2, 0, 4]]
-    assert window_batches([30, 4], 20) == [[0], [1]]  # a window longer than the budget goes alone
+    assert window_batches([3, 10, 5, 10, 2], 2) == [[1, 3], [2, 0], [4]]
+    assert window_batches([30, 4], 5) == [[0, 1]]
 
 
 def test_sorted_rolling_loglikelihoods_equal_lm_eval_hflm(tiny_model, tiny_tokenizer):
-    """Length-sorted budgeted batches give lm-eval's own per-document log-likelihoods, multi-window
+    """Length-sorted batches give lm-eval's own per-document log-likelihoods, multi-window
     documents (longer than max_length) included."""
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM

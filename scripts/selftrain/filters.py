@@ -99,7 +99,7 @@ class PerplexityBand(DocumentFilter):
 
 def document_perplexities(model, tokenizer, texts: list[str], batch_size: int, max_tokens: int) -> list[float]:
     """exp(mean token NLL) of each text after BOS (first max_tokens tokens), scored in length-sorted batches
-    of at most batch_size x max_tokens tokens (the loop perplexity evaluation uses); an empty text gives 1."""
+    (the loop perplexity evaluation uses); an empty text gives 1."""
     import math
 
     from .scoring import window_loglikelihoods
@@ -108,7 +108,7 @@ def document_perplexities(model, tokenizer, texts: list[str], batch_size: int, m
            tokenizer(texts, add_special_tokens=False)["input_ids"]]
     scored = [i for i, x in enumerate(ids) if len(x) > 1]
     lls = window_loglikelihoods(model, [(ids[i][:-1], ids[i][1:]) for i in scored],
-                                batch_size * (max_tokens + 1), model.device)
+                                batch_size, model.device)
     out = [1.0] * len(ids)
     for i, ll in zip(scored, lls):
         out[i] = math.exp(-ll / (len(ids[i]) - 1))

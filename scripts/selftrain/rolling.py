@@ -1,10 +1,10 @@
-"""Perplexity (lm-eval's rolling log-likelihood) with length-sorted windows packed to a token budget.
+"""Perplexity (lm-eval's rolling log-likelihood) with length-sorted batches of windows.
 
 lm-eval's HFLM batches rolling windows in request order, so a short document shares a padded batch with
 a 512-token one, and it materialises log-softmax over every padded position: batched evaluation of short
-held-out documents ran at 0.48x of one document at a time here. The same windows, sorted by length and
-grouped up to the token budget of one padded lm-eval batch (batch_size x max_length), give the same
-log-likelihoods (up to float summation order) with almost no padding. Imports lm-eval: load lazily."""
+held-out documents ran at 0.48x of one document at a time here. The same windows sorted by length,
+batch_size at a time, give the same log-likelihoods (up to float summation order) with almost no
+padding. Imports lm-eval: load lazily."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def rolling_windows(tokens: list[int], prefix_token: int, max_length: int) -> li
 
 
 class SortedRollingHFLM(HFLM):
-    """HFLM whose loglikelihood_rolling scores length-sorted windows in token-budgeted batches."""
+    """HFLM whose loglikelihood_rolling scores its windows in length-sorted batches."""
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
         """Per request: the summed log-likelihood of its whole string over lm-eval's rolling windows."""
@@ -38,8 +38,7 @@ class SortedRollingHFLM(HFLM):
                 windows.append(window)
                 owner.append(r)
         totals = [0.0] * len(requests)
-        budget = self.batch_size * self.max_length
-        for r, ll in zip(owner, window_loglikelihoods(self.model, windows, budget, self.device)):
+        for r, ll in zip(owner, window_loglikelihoods(self.model, windows, self.batch_size, self.device)):
             totals[r] += ll
         for req, total in zip(requests, totals):
             self.cache_hook.add_partial("loglikelihood_rolling", req.args, total)

@@ -1,5 +1,5 @@
-"""Log-likelihood of token windows in length-sorted batches packed to a token budget: the one scoring
-loop of perplexity evaluation (selftrain.rolling) and the perplexity filter (selftrain.filters)."""
+"""Log-likelihood of token windows in length-sorted batches: the one scoring loop of perplexity evaluation
+(selftrain.rolling) and the perplexity filter (selftrain.filters)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,18 @@ import torch.nn.functional as F
 IGNORE = -100
 
 
-def window_batches(lengths: list[int], token_budget: int) -> list[list[int]]:
-    """Window indices, longest first, grouped so that rows x longest row stays within the token budget."""
+def window_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Window indices, longest first, batch_size at a time: neighbours in length share a padded batch."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    batches, start = [], 0
-    while start < len(order):
-        rows = max(1, token_budget // lengths[order[start]])
-        batches.append(order[start:start + rows])
-        start += rows
-    return batches
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 @torch.no_grad()
-def window_loglikelihoods(model, windows: list[tuple[list[int], list[int]]], token_budget: int,
+def window_loglikelihoods(model, windows: list[tuple[list[int], list[int]]], batch_size: int,
                           device="cpu") -> list[float]:
-    """Summed log-probability of each window's predicted tokens, in length-sorted budgeted batches."""
+    """Summed log-probability of each window's predicted tokens, in length-sorted batches."""
     out = [0.0] * len(windows)
-    for idx in window_batches([len(w[0]) for w in windows], token_budget):
+    for idx in window_batches([len(w[0]) for w in windows], batch_size):
         width = len(windows[idx[0]][0])
         inputs = torch.zeros((len(idx), width), dtype=torch.long)
         targets = torch.full((len(idx), width), IGNORE, dtype=torch.long)
