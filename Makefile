@@ -15,7 +15,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 run: setup
-	$(VENV)/bin/snakemake --cores $(CORES) results/figures/collapse.pdf
+	$(VENV)/bin/snakemake --cores $(CORES) results/figures/collapse.pdf results/manifest.json
 
 test: setup
 	$(VENV)/bin/python -m pytest -q tests
