@@ -8,7 +8,7 @@ import json
 import math
 from collections import defaultdict
 
-from .io import atomic_write_text, default_permissions
+from .io import atomic_file, atomic_write_text
 
 SUMMARY_COLUMNS = ("model", "condition", "seed", "round", "measure", "set", "metric", "value")
 CI_COLUMNS = ("model", "condition", "round", "measure", "set", "metric", "n", "mean", "low", "high")
@@ -203,28 +203,13 @@ def plot_collapse(rows: list[dict], pdf_path, png_path) -> None:
 
 def _save(figs, pdf_path, png_path) -> None:
     """Save atomically; no creation date, so the same numbers give the same bytes."""
-    import os
-    import tempfile
-
     from matplotlib.backends.backend_pdf import PdfPages
 
-    for path, fmt in ((pdf_path, "pdf"), (png_path, "png")):
-        d = os.path.dirname(os.path.abspath(path))
-        os.makedirs(d, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=f".{fmt}", dir=d)
-        os.close(fd)
-        default_permissions(tmp)
-        try:
-            if fmt == "pdf":
-                with PdfPages(tmp, metadata={"CreationDate": None}) as pdf:
-                    for fig in figs:
-                        pdf.savefig(fig)
-            else:
-                figs[0].savefig(tmp, format="png", metadata={"Software": None}, dpi=150)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+    with atomic_file(pdf_path) as tmp, PdfPages(tmp, metadata={"CreationDate": None}) as pdf:
+        for fig in figs:
+            pdf.savefig(fig)
+    with atomic_file(png_path) as tmp:
+        figs[0].savefig(tmp, format="png", metadata={"Software": None}, dpi=150)
 
 
 def load_eval(path) -> dict:

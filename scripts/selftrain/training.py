@@ -210,7 +210,6 @@ def scratch_root(setting: str | None, workdir=".") -> str:
     scratch_dir with environment variables expanded here, on the node that runs the job, plus one folder
     per working directory so that experiments sharing one scratch never meet."""
     import hashlib
-    import os
     import re
     from pathlib import Path
 
