@@ -44,19 +44,24 @@ def task_manager_for(tasks: list):
 
 
 def vllm_model_args(checkpoint: str | Path, evaluation: dict, seed: int, gpus: int,
-                    trust_remote_code: bool = False) -> dict:
-    """Arguments of lm-eval's VLLM model for a checkpoint directory: bf16 (as generation), one tensor-parallel
-    shard per GPU of the job, the configured batch size, GPU memory share and context (null: the model's)."""
-    args = {"pretrained": str(checkpoint), "tokenizer": str(checkpoint), "dtype": "bfloat16",
-            "tensor_parallel_size": max(1, int(gpus)), "gpu_memory_utilization": evaluation["gpu_memory_utilization"],
-            "seed": seed, "batch_size": evaluation["batch_size"], "trust_remote_code": trust_remote_code}
+                    trust_remote_code: bool = False, device: str = "cuda") -> dict:
+    """Arguments of lm-eval's VLLM model for a checkpoint directory: the engine arguments generation uses on
+    `device` (vLLM's, selftrain.generation.vllm_device()), one tensor-parallel shard per GPU of the job, the
+    configured batch size and context (null: the model's), and on a GPU the configured memory share."""
+    from .generation import vllm_engine_args
+
+    args = {"pretrained": str(checkpoint), "tokenizer": str(checkpoint), **vllm_engine_args(device),
+            "tensor_parallel_size": max(1, int(gpus)), "seed": seed, "batch_size": evaluation["batch_size"],
+            "trust_remote_code": trust_remote_code}
+    if device != "cpu":
+        args["gpu_memory_utilization"] = evaluation["gpu_memory_utilization"]
     if evaluation["max_length"]:
         args["max_model_len"] = evaluation["max_length"]
     return args
 
 
 def vllm_lm(model_args: dict):
-    """lm-eval's vLLM-backed model (GPU only; vllm is imported here, never on the CPU path)."""
+    """lm-eval's vLLM-backed model (vllm is imported here, never on the hf path)."""
     from lm_eval.models.vllm_causallms import VLLM
 
     return VLLM(**model_args)

