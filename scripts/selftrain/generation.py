@@ -182,7 +182,7 @@ def vllm_llm(checkpoint: str, seed: int, tensor_parallel_size: int = 1, trust_re
     """A vllm.LLM on a checkpoint directory with vllm_engine_args for the device vLLM runs on.
 
     vLLM starts its engine core as a spawned process, which re-imports the calling script as __mp_main__:
-    a step script keeps its body under `if __name__ == "__main__":` (tests/vllm runs one in Snakemake)."""
+    a step script keeps its body under `if __name__ == "__main__":` (tests/vllm_cpu runs one in Snakemake)."""
     from vllm import LLM
 
     args = {**vllm_engine_args(vllm_device()), **engine_args}

