@@ -69,7 +69,9 @@ class RaggedPrefix:
 
 def test_a_document_does_not_depend_on_its_batch(engine, tiny_tokenizer):
     """Seeds follow prompt indices, not places in a length-sorted batch, so batches of 16 and of 5 give the
-    same documents (measured exact on this CPU build in fp32; vLLM does not promise batch invariance)."""
+    same documents. Measured exact on this CPU build in fp32; vLLM itself promises reproducibility only on the
+    same hardware and version, and by default not across batch compositions (docs.vllm.ai usage/reproducibility;
+    VLLM_BATCH_INVARIANT=1 on NVIDIA GPUs of compute capability 8.0+ in 0.32.0, features/batch_invariance)."""
     strategy = RaggedPrefix(tiny_tokenizer)
     big = corpus(engine.model, tiny_tokenizer, 3, batch_size=16, strategy=strategy)
     small = corpus(engine.model, tiny_tokenizer, 3, batch_size=5, strategy=strategy)
