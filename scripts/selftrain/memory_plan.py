@@ -111,7 +111,8 @@ def train_plan(a: dict, cfg: dict, gpus: int) -> dict:
         layers = a["layers"] * layer
     return {"weights": 4 * p // shards + copies, "gradients": 4 * p // shards, "optimizer": 8 * p // shards,
             "activations": layers + LOGIT_BYTES * a["vocab"] * tokens,
-            "note": f"{sharding} over {processes}, micro-batch {micro}x{cfg['block_size']}"}
+            "note": f"{sharding} over {processes}, micro-batch {micro}x{cfg['block_size']}"
+                    + (", checkpointing" if cfg.get("activation_checkpointing") else "")}
 
 
 def inference_plan(a: dict, batch: int, length: int, gpus: int, vllm: bool) -> dict:

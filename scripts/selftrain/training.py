@@ -248,7 +248,11 @@ def full_state_dict(model) -> dict | None:
         return None
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    # a tied weight (lm_head = embeddings) comes back under both names; keep the name an unsharded model saves,
+    # the first one (named_parameters lists a shared parameter once)
+    own = {name for name, _ in model.named_parameters()} | {name for name, _ in model.named_buffers()}
+    return {k: v for k, v in full.items() if k in own}
 
 
 def compiled(model):
