@@ -3,6 +3,7 @@
 from selftrain.generation import generate_corpus, hf_sampler, select_backend, vllm_sampler
 from selftrain.io import read_jsonl, write_jsonl
 from selftrain.modeling import load_checkpoint, trusts_remote_code
+from selftrain.resources import job_gpus
 from selftrain.prompts import make_strategy, strategy_for_round, strategy_source
 from selftrain.step import step
 from selftrain.tokenizer import load_tokenizer
@@ -16,7 +17,7 @@ with step(snakemake) as log:
     remote = trusts_remote_code(snakemake)
     if backend == "vllm":
         tok = load_tokenizer(snakemake.input.model)
-        gpus = max(1, int(snakemake.resources.get("gpu", 1)))
+        gpus = max(1, job_gpus(snakemake))  # vLLM on the GPU path: at least the one it runs on
         sample = vllm_sampler(snakemake.input.model, sampling, p.seed, gpus, trust_remote_code=remote)
     else:
         model, tok = load_checkpoint(snakemake.input.model, trust_remote_code=remote)
