@@ -7,11 +7,13 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from selftrain.config import check_paths, model_section, resolve_condition, validate_config  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
+from selftrain.memory_plan import check_memory  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
 try:
     validate_config(config)
     check_paths(config)
+    check_memory(config)  # before any job: a batch that cannot be split, a plan that cannot fit the GPUs
 except InputError as e:
     raise WorkflowError(str(e)) from None
 

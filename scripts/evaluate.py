@@ -8,6 +8,7 @@ from selftrain.evaluation import eval_record, evaluate_checkpoint, validate_eval
 from selftrain.generation import select_backend, vllm_device
 from selftrain.io import atomic_write_json, read_jsonl
 from selftrain.modeling import load_checkpoint, trusts_remote_code
+from selftrain.resources import job_gpus
 from selftrain.step import step
 
 # vLLM spawns its engine core, and the spawned process re-runs this file as __mp_main__: only the
@@ -19,7 +20,7 @@ if __name__ == "__main__":
         backend = select_backend(p.evaluation["backend"], "evaluation.backend")
         remote = trusts_remote_code(snakemake)
         if backend == "vllm":
-            gpus = int(snakemake.resources.get("gpu", 1) or 1)
+            gpus = max(1, job_gpus(snakemake))
             model = tok = None
             device = vllm_device()
             lm = vllm_lm(vllm_model_args(inp.model, p.evaluation, p.seed, gpus, remote, device))

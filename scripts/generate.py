@@ -4,6 +4,7 @@ from selftrain.generation import (generate_corpus, hf_sampler, select_backend, v
                                   vllm_sampler)
 from selftrain.io import read_jsonl, write_jsonl
 from selftrain.modeling import load_checkpoint, trusts_remote_code
+from selftrain.resources import job_gpus
 from selftrain.prompts import make_strategy, strategy_for_round, strategy_source
 from selftrain.step import step
 from selftrain.tokenizer import load_tokenizer
@@ -20,7 +21,7 @@ if __name__ == "__main__":
         remote = trusts_remote_code(snakemake)
         if backend == "vllm":
             tok = load_tokenizer(snakemake.input.model)
-            gpus = max(1, int(snakemake.resources.get("gpu", 1)))
+            gpus = max(1, job_gpus(snakemake))
             llm = vllm_llm(snakemake.input.model, p.seed, gpus, trust_remote_code=remote)
             sample, device = vllm_sampler(llm, sampling, p.seed), vllm_device()
         else:

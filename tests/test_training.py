@@ -102,7 +102,7 @@ def _train(tiny_tokenizer, tiny_arch, blocks, cfg, resume_dir=None, kill_on=None
 ])
 def test_killed_training_resumes_to_identical_weights(tiny_tokenizer, tiny_arch, tmp_path, kill_on, resumed_from):
     from conftest import sample_docs
-    from selftrain.training import discard_resume_state
+    from selftrain.resume_state import discard_resume_state
 
     blocks = pack_blocks(tokenize_documents(tiny_tokenizer, [d["text"] for d in sample_docs()]), 32,
                          tiny_tokenizer.eos_token_id)
@@ -111,7 +111,8 @@ def test_killed_training_resumes_to_identical_weights(tiny_tokenizer, tiny_arch,
     ref_stats, ref_weights, _ = _train(tiny_tokenizer, tiny_arch, blocks, cfg)
     scratch = tmp_path / ".scratch" / "checkpoint"
     assert _train(tiny_tokenizer, tiny_arch, blocks, cfg, scratch, kill_on=kill_on)[0] is None
-    assert sorted(p.name for p in scratch.iterdir()) == ["model.safetensors", "optimizer.safetensors", "state.json"]
+    assert sorted(p.name for p in scratch.iterdir()) == ["model-00000-of-00001.safetensors", "optimizer-00000-of-00001.safetensors",
+                                                          "state.json"]
     # a state of another run (other seed) is ignored, not resumed
     _, _, lines = _train(tiny_tokenizer, tiny_arch, blocks, cfg, scratch, kill_on="step 1/", seed=2)
     assert not any(line.startswith("resumed") for line in lines)
@@ -131,7 +132,7 @@ def torch_equal(a, b):
 
 
 def test_scratch_dir_mirrors_the_target_outside_it():
-    from selftrain.training import scratch_dir
+    from selftrain.resume_state import scratch_dir
 
     assert scratch_dir("results/pico/c/seed0/round2/checkpoint") == "results/.scratch/pico/c/seed0/round2/checkpoint"
     assert scratch_dir("results/pico/c/seed0/round2/checkpoint", "/scratch/u/selftrain-ab") == \
@@ -144,7 +145,7 @@ def test_scratch_root_expands_variables_at_run_time_and_names_an_unset_one(tmp_p
     import hashlib
 
     from selftrain.io import InputError
-    from selftrain.training import scratch_root
+    from selftrain.resume_state import scratch_root
 
     assert scratch_root(None) == "results/.scratch"
     monkeypatch.setenv("SELFTRAIN_SCRATCH", str(tmp_path / "fast"))
@@ -161,7 +162,7 @@ def test_scratch_root_expands_variables_at_run_time_and_names_an_unset_one(tmp_p
 
 
 def test_discarding_a_state_removes_empty_folders_up_to_the_root_only(tmp_path):
-    from selftrain.training import discard_resume_state, scratch_dir
+    from selftrain.resume_state import discard_resume_state, scratch_dir
 
     root = tmp_path / "user_scratch" / "selftrain-0123"
     states = [Path(scratch_dir(f"results/pico/c/seed0/round{r}/checkpoint", str(root))) for r in (1, 2)]

@@ -90,7 +90,7 @@ def test_killed_runs_resume_to_the_bytes_of_an_uninterrupted_run(reference, tmp_
 
 
 def test_resume_states_live_under_the_configured_scratch_root_and_go_after_success(tmp_path, monkeypatch):
-    from selftrain.training import scratch_root
+    from selftrain.resume_state import scratch_root
 
     monkeypatch.setenv("SELFTRAIN_TEST_SCRATCH", str(tmp_path / "node_scratch"))
     wd = tmp_path / "wd"

@@ -30,10 +30,11 @@ def build_olmo2(arch: dict, tokenizer, seed: int):
     return Olmo2ForCausalLM(config)
 
 
-def save_checkpoint(model, tokenizer, out_dir: str | Path, info: dict | None = None) -> None:
-    """Write weights (safetensors), config, generation config and tokenizer atomically to out_dir."""
+def save_checkpoint(model, tokenizer, out_dir: str | Path, info: dict | None = None, state_dict=None) -> None:
+    """Write weights (safetensors), config, generation config and tokenizer atomically to out_dir; state_dict:
+    the full weights when the model itself holds only a shard (FSDP2)."""
     with atomic_directory(out_dir) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
+        model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
         tokenizer.save_pretrained(tmp)
         if info is not None:
             (tmp / "training_info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")

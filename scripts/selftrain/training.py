@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -38,23 +37,122 @@ def lr_at(step: int, total: int, peak: float, warmup: int, min_ratio: float) -> 
     return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+class Processes:
+    """The processes of one training (torchrun's RANK / WORLD_SIZE / LOCAL_RANK; one process without them):
+    the process group is started here, nccl on GPUs, gloo on CPUs."""
+
+    def __init__(self, cfg: dict):
+        import torch
+        import torch.distributed as dist
+
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        gpu = torch.cuda.is_available() and cfg.get("device", "auto") != "cpu"
+        if gpu:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        self.device = torch.device("cuda", torch.cuda.current_device()) if gpu else torch.device("cpu")
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if gpu else "gloo")
+
+    def barrier(self) -> None:
+        import torch.distributed as dist
+
+        if self.world > 1:
+            dist.barrier()
+
+    def sum(self, value: float) -> float:
+        """value summed over the processes (every process gets the sum)."""
+        import torch
+        import torch.distributed as dist
+
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return float(t[0])
+
+
+def batch_layout(cfg: dict, world: int) -> tuple[int, int]:
+    """(micro_batch_size, accumulation steps) so that micro x accumulation x processes = batch_size exactly;
+    anything else would repeat or drop rows of a batch, so it is an error naming the key."""
+    from .io import InputError
+
+    bs = cfg["batch_size"]
+    micro = cfg.get("micro_batch_size") or (bs // world if bs % world == 0 else None)
+    if micro is None or bs % (micro * world):
+        raise InputError(f"config key 'training.batch_size': {bs} blocks per step do not divide over {world} "
+                         f"processes x micro_batch_size {cfg.get('micro_batch_size')} "
+                         "(batch_size must be a multiple of micro_batch_size x processes)")
+    return micro, bs // (micro * world)
+
+
+def resolved(cfg: dict, world: int, gpu: bool) -> tuple[str, str]:
+    """(sharding, precision) after `auto`: FSDP2 with more than one process (one process holds everything
+    anyway), bf16 mixed precision on GPUs, fp32 on CPUs (bf16 matmuls are slow on these CPUs)."""
+    sharding = cfg.get("sharding", "auto")
+    if sharding == "auto" or world == 1:
+        sharding = "fsdp" if world > 1 else "none"
+    precision = cfg.get("precision", "auto")
+    return sharding, ("bf16" if gpu else "fp32") if precision == "auto" else precision
+
+
+def wrap(model, sharding: str, precision: str, procs: Processes, checkpointing: bool):
+    """The model ready to train: activation checkpointing (recompute each decoder layer in the backward),
+    then FSDP2 (each decoder layer its own unit, then the root) or DDP across processes."""
+    import torch
+
+    if checkpointing:
+        # transformers 5 defaults to non-reentrant torch.utils.checkpoint, the kind that composes with FSDP2
+        model.activation_checkpointing_enable()
+    model.to(procs.device)
+    if sharding == "fsdp":
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+        # bf16 compute and all-gathers, fp32 master weights and gradient reduction (FSDP2's documented pattern)
+        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) \
+            if precision == "bf16" else MixedPrecisionPolicy()
+        layers = set(getattr(model, "_no_split_modules", None) or [])
+        for module in model.modules():
+            if type(module).__name__ in layers:
+                fully_shard(module, mp_policy=mp)
+        fully_shard(model, mp_policy=mp)
+    elif procs.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(model, device_ids=[procs.device.index] if procs.device.type == "cuda" else None)
+    return model
+
+
 def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, resume_dir=None) -> dict:
     """Train in place for cfg['epochs'] passes over shuffled blocks; returns a stats dict.
 
-    With resume_dir and cfg['save_every'] > 0, the full state (weights, optimizer, data order, RNG) is
-    saved there every save_every steps and a killed run continues from it to the same final bytes."""
+    Every process walks the same shuffled global batches of batch_size blocks; each takes micro_batch_size
+    rows per forward and accumulates gradients until the global batch is done. The loss is the sum of token
+    losses over the global batch divided by its target count, so 1 or N processes compute the same gradient
+    (to float rounding). A short last batch is filled with rows that carry no target and count no tokens.
+    With resume_dir and cfg['save_every'] > 0, every process saves its shard of weights and optimizer
+    there every save_every steps and a killed run continues from it to the same final bytes."""
+    import contextlib
+
     import torch
-    from accelerate import Accelerator
+
+    from .resume_state import load_resume_state, resume_fingerprint, save_resume_state
 
     if len(blocks) == 0:
         raise ValueError("no full training block: the corpus is shorter than training.block_size")
-    use_gpu = torch.cuda.is_available() and cfg.get("device", "auto") != "cpu"
-    accelerator = Accelerator(cpu=not use_gpu, mixed_precision="bf16" if use_gpu else "no")
+    procs = Processes(cfg)
+    rank, world = procs.rank, procs.world
+    micro, accumulate = batch_layout(cfg, world)
+    sharding, precision = resolved(cfg, world, procs.device.type == "cuda")
     bs = cfg["batch_size"]
     steps_per_epoch = math.ceil(len(blocks) / bs)
     total = steps_per_epoch * cfg["epochs"]
     if cfg.get("max_steps"):
         total = min(total, cfg["max_steps"])
+    save_every = cfg.get("save_every", 0) if resume_dir else 0
+    fingerprint = resume_fingerprint(model, blocks, cfg, seed, world) if save_every else None
+    model.train()
+    model = wrap(model, sharding, precision, procs, cfg.get("activation_checkpointing", False))
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim < 2 or "norm" in name else decay).append(p)
@@ -63,19 +161,18 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, 
          {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg["lr"], betas=tuple(cfg.get("betas", (0.9, 0.95))), eps=1e-8,
     )
-    model, opt = accelerator.prepare(model, opt)
     forward = compiled(model) if cfg.get("compile") else model
-    # data parallel: every process walks the same global batches and takes its share of each
-    rank, world = accelerator.process_index, accelerator.num_processes
-    model.train()
+    # unsharded bf16: autocast; FSDP2 casts through its MixedPrecisionPolicy instead
+    autocast = (lambda: torch.autocast(procs.device.type, dtype=torch.bfloat16)) \
+        if precision == "bf16" and sharding != "fsdp" else contextlib.nullcontext
     gen = np.random.default_rng(seed)
     data = torch.from_numpy(blocks)
+    filler = torch.full((1, blocks.shape[1]), -100, dtype=torch.int64)
+    targets_per_row = blocks.shape[1] - 1  # the model shifts labels by one inside each block
     step, tokens, losses, t0 = 0, 0, [], time.perf_counter()
-    save_every = cfg.get("save_every", 0) if resume_dir else 0
-    fingerprint = resume_fingerprint(model, blocks, cfg, seed) if save_every else None
     order, skip = None, 0
     if save_every:
-        state = load_resume_state(resume_dir, fingerprint, model, opt)
+        state = load_resume_state(resume_dir, fingerprint, model, opt, rank, world)
         if state is not None:
             step, tokens, losses, skip = state["step"], state["tokens"], state["losses"], state["position"]
             order = np.asarray(state["order"], dtype=np.int64)
@@ -89,30 +186,49 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, 
             if step >= total:
                 break
             rows = order[start : start + bs]
-            if world > 1:  # a short last batch still gives every process a row, so none waits forever
-                rows = np.resize(rows, max(len(rows), world))[rank::world]
-            batch = data[torch.from_numpy(rows)].to(accelerator.device)
+            n_targets = len(rows) * targets_per_row
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total, cfg["lr"], cfg.get("warmup_steps", 0), cfg.get("min_lr_ratio", 0.1))
-            loss = forward(input_ids=batch, labels=batch).loss
-            accelerator.backward(loss)
+            loss_sum = 0.0
+            for k in range(accumulate):
+                first = (k * world + rank) * micro  # micro-step k: processes take consecutive slices
+                mine = torch.from_numpy(rows[first : first + micro])
+                ids = data[mine]
+                labels = ids.clone()
+                if len(ids) < micro:  # past the end of a short last batch: rows without targets
+                    pad = filler.expand(micro - len(ids), -1)
+                    ids, labels = torch.cat([ids, pad.clamp(min=0)]), torch.cat([labels, pad])
+                ids, labels = ids.to(procs.device), labels.to(procs.device)
+                last = k == accumulate - 1
+                sync = contextlib.nullcontext()
+                if sharding == "fsdp":
+                    model.set_requires_gradient_sync(last)  # reduce-scatter once per optimizer step
+                elif world > 1 and not last:
+                    sync = model.no_sync()
+                with sync, autocast():
+                    # summed token losses / the global batch's targets; x world because FSDP and DDP average
+                    # gradients over processes
+                    loss = forward(input_ids=ids, labels=labels, num_items_in_batch=n_targets).loss
+                    (loss * world).backward()
+                loss_sum += float(loss.detach())
             if cfg.get("grad_clip"):
-                accelerator.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
             opt.step()
             opt.zero_grad(set_to_none=True)
-            losses.append(float(loss.detach()))
-            tokens += batch.numel() * world
+            losses.append(procs.sum(loss_sum))
+            tokens += len(rows) * blocks.shape[1]
             step += 1
             if step % max(1, total // 10) == 0 or step == total:
                 log(f"step {step}/{total} loss {np.mean(losses[-max(1, total // 10):]):.4f}")
-            if save_every and step % save_every == 0 and step < total and accelerator.is_main_process:
+            if save_every and step % save_every == 0 and step < total:
                 save_resume_state(resume_dir, fingerprint, model, opt, {
                     "step": step, "tokens": tokens, "losses": losses, "order": order.tolist(),
-                    "position": start // bs + 1, "generator": gen.bit_generator.state})
+                    "position": start // bs + 1, "generator": gen.bit_generator.state}, rank, world, procs.barrier)
                 log(f"resume state saved at step {step}")
         order = None
     seconds = time.perf_counter() - t0
-    log(f"trained {tokens} tokens in {seconds:.1f}s ({tokens / seconds:.0f} tokens/s)")
+    log(f"trained {tokens} tokens in {seconds:.1f}s ({tokens / seconds:.0f} tokens/s; {world} processes, "
+        f"sharding {sharding}, {precision}, micro-batch {micro} x {accumulate} accumulation)")
     model.eval()
     return {
         "steps": step,
@@ -121,6 +237,22 @@ def train_causal_lm(model, blocks: np.ndarray, cfg: dict, seed: int, log=print, 
         "first_loss": round(losses[0], 6),
         "final_loss": round(float(np.mean(losses[-max(1, len(losses) // 10):])), 6),
     }
+
+
+def full_state_dict(model) -> dict | None:
+    """The full (unsharded) weights of an FSDP2-sharded model on process 0's CPU, gathered from every process
+    (collective); None for an unsharded model, whose own state dict is complete."""
+    from torch.distributed.fsdp import FSDPModule
+
+    if not isinstance(model, FSDPModule):
+        return None
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    # a tied weight (lm_head = embeddings) comes back under both names; keep the name an unsharded model saves,
+    # the first one (named_parameters lists a shared parameter once)
+    own = {name for name, _ in model.named_parameters()} | {name for name, _ in model.named_buffers()}
+    return {k: v for k, v in full.items() if k in own}
 
 
 def compiled(model):
@@ -136,126 +268,3 @@ def compiled(model):
         raise InputError("config key 'training.compile': true needs a C++ compiler on CPU (torch inductor); "
                          f"none found ({os.environ.get('CXX', 'g++')}): install g++ or set it to false")
     return torch.compile(model)
-
-
-RESUME_WEIGHTS = "model.safetensors"
-RESUME_OPTIMIZER = "optimizer.safetensors"
-RESUME_STATE = "state.json"
-
-
-def resume_fingerprint(model, blocks: np.ndarray, cfg: dict, seed: int) -> str:
-    """What a resume state belongs to: initial weights, data, config (save_every aside) and seed."""
-    import hashlib
-
-    import torch
-
-    h = hashlib.sha256()
-    h.update(json.dumps({k: v for k, v in cfg.items() if k != "save_every"}, sort_keys=True).encode())
-    h.update(str(seed).encode())
-    h.update(np.ascontiguousarray(blocks).tobytes())
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-def save_resume_state(resume_dir, fingerprint: str, model, opt, state: dict) -> None:
-    """Atomically replace resume_dir with weights and optimizer (safetensors) and the loop state (JSON)."""
-    import torch
-    from safetensors.torch import save_file, save_model
-
-    from .io import atomic_directory
-
-    opt_state = opt.state_dict()
-    tensors = {f"{i}.{k}": v.detach().cpu().contiguous() for i, s in opt_state["state"].items()
-               for k, v in s.items() if isinstance(v, torch.Tensor)}
-    tensors["torch_rng"] = torch.get_rng_state()
-    with atomic_directory(resume_dir) as tmp:
-        save_model(model, str(tmp / RESUME_WEIGHTS))
-        save_file(tensors, str(tmp / RESUME_OPTIMIZER))
-        doc = dict(state, fingerprint=fingerprint, param_groups=opt_state["param_groups"],
-                   state_keys={str(i): sorted(s) for i, s in opt_state["state"].items()})
-        (tmp / RESUME_STATE).write_text(json.dumps(doc))
-
-
-def load_resume_state(resume_dir, fingerprint: str, model, opt) -> dict | None:
-    """Restore model and optimizer from resume_dir and return the loop state; None when there is no
-    state or it belongs to another run (other weights, data, config or seed)."""
-    from pathlib import Path
-
-    import torch
-    from safetensors.torch import load_file, load_model
-
-    path = Path(resume_dir)
-    if not (path / RESUME_STATE).is_file():
-        return None
-    state = json.loads((path / RESUME_STATE).read_text())
-    if state.get("fingerprint") != fingerprint:
-        return None
-    load_model(model, str(path / RESUME_WEIGHTS))
-    tensors = load_file(str(path / RESUME_OPTIMIZER))
-    opt.load_state_dict({
-        "state": {int(i): {k: tensors[f"{i}.{k}"] for k in keys} for i, keys in state["state_keys"].items()},
-        "param_groups": state["param_groups"],
-    })
-    torch.set_rng_state(tensors["torch_rng"])
-    return state
-
-
-DEFAULT_SCRATCH_ROOT = "results/.scratch"
-
-
-def scratch_root(setting: str | None, workdir=".") -> str:
-    """The folder this working directory's resume states live under: results/.scratch, or config key
-    scratch_dir with environment variables expanded here, on the node that runs the job, plus one folder
-    per working directory so that experiments sharing one scratch never meet."""
-    import hashlib
-    import re
-    from pathlib import Path
-
-    from .io import InputError
-
-    if setting is None:
-        return DEFAULT_SCRATCH_ROOT
-    names = {a or b for a, b in re.findall(r"\$(?:\{(\w+)\}|(\w+))", setting)}
-    unset = sorted(n for n in names if not os.environ.get(n))
-    if unset:
-        raise InputError(f"config key 'scratch_dir': environment variable {unset[0]} is not set on this node "
-                         f"(scratch_dir is {setting!r})")
-    key = hashlib.sha256(str(Path(workdir).resolve()).encode()).hexdigest()[:12]
-    return str(Path(os.path.expanduser(os.path.expandvars(setting)), f"selftrain-{key}"))
-
-
-def scratch_dir(target: str, root: str | None = None) -> str:
-    """<root>/<target under results>: resume state kept outside the directory() output, which Snakemake
-    wipes before a job starts; one folder per target (model, condition, seed, round), so parallel jobs on a
-    shared scratch never collide. Default root: results/.scratch."""
-    from pathlib import Path
-
-    path = Path(target)
-    under_results = not path.is_absolute() and path.parts[:1] == ("results",)
-    if root is None and not under_results:
-        # anywhere else: a hidden sibling, never a path that joins back onto the target itself
-        return str(path.parent / f".{path.name}.scratch")
-    parts = path.parts[1:] if under_results else path.relative_to(path.anchor).parts
-    return str(Path(root or DEFAULT_SCRATCH_ROOT, *parts))
-
-
-def discard_resume_state(resume_dir, root: str | None = None) -> None:
-    """Remove a resume state after its checkpoint is saved, and its empty parents up to the scratch root
-    itself (without a root: up to a folder named .scratch)."""
-    import shutil
-    from pathlib import Path
-
-    path = Path(resume_dir)
-    top = Path(root) if root else None
-    shutil.rmtree(path, ignore_errors=True)
-    for parent in path.parents:
-        if top is not None and top != parent and top not in parent.parents:
-            break
-        try:
-            parent.rmdir()  # only when empty: another job on the same scratch may be using it
-        except OSError:
-            break
-        if parent == top or (top is None and parent.name == ".scratch"):
-            break
