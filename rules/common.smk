@@ -5,12 +5,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from selftrain.config import check_paths, model_section, resolve_condition, validate_config  # noqa: E402
+from selftrain.config import RUNTIME_ONLY, check_paths, job_section, resolve_condition, validate_config  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
 try:
-    validate_config(config)
+    # lm-eval's task index is read by the main process only: every cluster job parses this file again
+    validate_config(config, check_tasks=workflow.is_main_process)
     check_paths(config)
 except InputError as e:
     raise WorkflowError(str(e)) from None
@@ -21,8 +22,9 @@ CONDITIONS = sorted(config["conditions"])
 RESOLVED_CONDITIONS = {name: resolve_condition(config, name) for name in CONDITIONS}
 SEEDS = config["seeds"]
 ROUNDS = config["rounds"]
-# merged once per model: params of thousands of jobs read them (deep_merge copies on every call)
-MODEL_SECTIONS = {m: {s: model_section(config, m, s) for s in ("generation", "training", "evaluation")} for m in MODELS}
+# merged once per model: params of thousands of jobs read them (deep_merge copies on every call); without the
+# keys a job reads at run time (config.RUNTIME_ONLY), so that changing those reruns nothing
+MODEL_SECTIONS = {m: {s: job_section(config, m, s) for s in ("generation", "training", "evaluation")} for m in MODELS}
 
 RESULTS = "results"
 TRAIN_JSONL = "results/data/train.jsonl"
@@ -97,6 +99,27 @@ def section(model, name):
     return MODEL_SECTIONS[model][name]
 
 
+def condition_part(key):
+    """A params entry holding one key of the job's condition (prompt, sampling, filters, data, init): each
+    job carries only what its script reads, so editing a condition's filters reruns no generation."""
+    return lambda wc: RESOLVED_CONDITIONS[wc.condition][key]
+
+
+def base_spec(model):
+    """The base section a base_model job reads, without the resume cadence of its pre-training (read at run
+    time: config.RUNTIME_ONLY)."""
+    base = config["models"][model]["base"]
+    if "training" not in base:
+        return base
+    training = {k: v for k, v in base["training"].items() if k not in RUNTIME_ONLY["training"]}
+    return {**base, "training": training}
+
+
+def trusts_remote_code(model):
+    """models.<model>.base.trust_remote_code, a param of every job that loads the model's checkpoints."""
+    return config["models"][model]["base"]["trust_remote_code"]
+
+
 def per_model(value_of):
     """A params entry that depends on the model only: a constant when every model has the same value,
     else a lookup by the model wildcard. Snakemake inspects and calls a callable param for every job."""
@@ -143,13 +166,13 @@ def base_inputs(wc):
 def generate_inputs(wc):
     """Round r-1's model, plus the documents the prompting strategy takes prompts from: real text, or
     (self_prefix after round 1) round r-1's own generated corpus."""
-    from selftrain.prompts import strategy_source
+    from selftrain.prompts import strategy_reads
 
     inputs = {"model": previous_checkpoint(wc)}
-    source = strategy_source(condition(wc.condition)["prompt"], int(wc.round))
-    if source == "real":
+    reads = strategy_reads(condition(wc.condition)["prompt"], int(wc.round))
+    if "real" in reads:
         inputs["real"] = TRAIN_JSONL
-    elif source == "previous":
+    if "previous" in reads:
         inputs["previous"] = GENERATED.format(model=wc.model, condition=wc.condition, seed=wc.seed,
                                               round=int(wc.round) - 1)
     return inputs
@@ -175,17 +198,17 @@ def filter_inputs(wc):
 def train_inputs(wc):
     """Round r continues from round r-1 (init previous) or restarts from the base model (init base), and
     trains on the filtered corpora its data regime names."""
-    from selftrain.regimes import make_regime
+    from selftrain.regimes import regime_class
 
     spec = condition(wc.condition)
-    regime = make_regime(spec["data"], 0)
+    regime = regime_class(spec["data"])
     init = BASE_CHECKPOINT.format(model=wc.model) if spec["init"] == "base" else previous_checkpoint(wc)
     inputs = {
         "init": init,
         "synthetic": [FILTERED.format(model=wc.model, condition=wc.condition, seed=wc.seed, round=r)
                       for r in regime.needs_rounds(int(wc.round))],
     }
-    if regime.needs_real:
+    if "real" in regime.reads(spec["data"]):
         inputs["real"] = TRAIN_JSONL
     return inputs
 

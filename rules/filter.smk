@@ -5,8 +5,9 @@ rule filter_corpus:
         filtered=FILTERED,
         stats=FILTER_STATS,
     params:
-        condition=lambda wc: condition(wc.condition),
+        filters=condition_part("filters"),
         seed=lambda wc: job_seed(wc, "filter"),
+        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("filter_corpus", ROUND_KEY),
     benchmark:

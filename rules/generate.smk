@@ -4,9 +4,11 @@ rule generate:
     output:
         GENERATED,
     params:
-        condition=lambda wc: condition(wc.condition),
+        prompt=condition_part("prompt"),
+        sampling=condition_part("sampling"),
         generation=per_model(lambda m: section(m, "generation")),
         seed=lambda wc: job_seed(wc, "generate"),
+        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("generate", ROUND_KEY),
     benchmark:

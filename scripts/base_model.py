@@ -17,7 +17,9 @@ with step(snakemake, offline=base["kind"] != "hub") as log:
         model = build_olmo2(base["architecture"], tok, snakemake.params.seed)
         log(f"Olmo2ForCausalLM with {sum(p.numel() for p in model.parameters()):,} parameters")
         texts = [d["text"] for d in read_jsonl(snakemake.input.train)]
-        cfg = base["training"]
+        # the resume cadence from the config, not params: changing it must not rebuild the base model
+        save_every = snakemake.config["models"][snakemake.wildcards["model"]]["base"]["training"]["save_every"]
+        cfg = {**base["training"], "save_every": save_every}
         blocks = pack_blocks(tokenize_documents(tok, texts), cfg["block_size"], tok.eos_token_id)
         # read from the config, not params: moving the scratch must not make Snakemake rebuild a checkpoint
         root = scratch_root(snakemake.config.get("scratch_dir"))

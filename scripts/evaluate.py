@@ -3,22 +3,25 @@
 
 import json
 
+from selftrain.config import runtime_settings
 from selftrain.diversity import diversity_record
 from selftrain.evaluation import eval_record, evaluate_checkpoint, validate_eval_record, vllm_lm, vllm_model_args
 from selftrain.generation import select_backend
 from selftrain.io import atomic_write_json, read_jsonl
-from selftrain.modeling import load_checkpoint, trusts_remote_code
+from selftrain.modeling import load_checkpoint
 from selftrain.step import step
 
 p = snakemake.params
 inp = snakemake.input
 with step(snakemake) as log:
     backend = select_backend(p.evaluation["backend"], "evaluation.backend")
-    remote = trusts_remote_code(snakemake)
+    remote = p.trust_remote_code
     if backend == "vllm":
         gpus = int(snakemake.resources.get("gpu", 1) or 1)
         model = tok = None
-        lm, device = vllm_lm(vllm_model_args(inp.model, p.evaluation, p.seed, gpus, remote)), "cuda"
+        # vLLM's memory share from the config, not params: it cannot change a score, so it reruns nothing
+        evaluation = {**p.evaluation, **runtime_settings(snakemake.config, snakemake.wildcards["model"], "evaluation")}
+        lm, device = vllm_lm(vllm_model_args(inp.model, evaluation, p.seed, gpus, remote)), "cuda"
     else:
         import torch
 

@@ -12,7 +12,7 @@ with step(snakemake) as log:
     where = f"condition {w['condition']} seed {w['seed']} round {w['round']}"
     # what the filters may read (checkpoints, real text, round 1's corpus), by the names of the inputs
     context = {k: snakemake.input[k] for k in ("model", "base", "real", "reference") if k in snakemake.input.keys()}
-    kept, stats = apply_filters(docs, p.condition["filters"], tok, where, context, p.seed)
+    kept, stats = apply_filters(docs, p.filters, tok, where, context, p.seed, trust_remote_code=p.trust_remote_code)
     write_jsonl(snakemake.output.filtered, kept)
     atomic_write_json(snakemake.output.stats, stats)
     log(f"kept {len(kept)} of {len(docs)} documents")

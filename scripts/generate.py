@@ -2,7 +2,7 @@
 
 from selftrain.generation import generate_corpus, hf_sampler, select_backend, vllm_sampler
 from selftrain.io import read_jsonl, write_jsonl
-from selftrain.modeling import load_checkpoint, trusts_remote_code
+from selftrain.modeling import load_checkpoint
 from selftrain.prompts import make_strategy, strategy_for_round, strategy_source
 from selftrain.step import step
 from selftrain.tokenizer import load_tokenizer
@@ -12,8 +12,8 @@ round_ = int(w["round"])
 with step(snakemake) as log:
     where = f"condition {w['condition']} seed {w['seed']} round {round_}"
     backend = select_backend(p.generation["backend"])
-    sampling = p.condition["sampling"]
-    remote = trusts_remote_code(snakemake)
+    sampling = p.sampling
+    remote = p.trust_remote_code
     if backend == "vllm":
         tok = load_tokenizer(snakemake.input.model)
         gpus = max(1, int(snakemake.resources.get("gpu", 1)))
@@ -23,8 +23,8 @@ with step(snakemake) as log:
         sample = hf_sampler(model, tok, sampling, p.seed)
     log(f"generation backend: {backend}")
     log.facts["generation_backend"] = backend
-    spec = strategy_for_round(p.condition["prompt"], round_)
-    source = strategy_source(p.condition["prompt"], round_)
+    spec = strategy_for_round(p.prompt, round_)
+    source = strategy_source(p.prompt, round_)
     docs = read_jsonl(snakemake.input[source]) if source else []
     try:
         strategy = make_strategy(spec, tok, docs, p.seed)

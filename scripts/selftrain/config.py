@@ -29,20 +29,43 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+def _is_integer(checker, instance) -> bool:
+    # JSON Schema counts 3.0 as an integer; here a float is refused where an integer is meant: `seed: 1234.0`
+    # would change every derived seed (derive_seed hashes the text "1234.0") and `rounds: 3.0` breaks range()
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 def _validator(schema: dict, fill_defaults: bool):
     import jsonschema
 
-    cls = jsonschema.Draft202012Validator
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine("integer", _is_integer)
+    validators = {}
     if fill_defaults:
         def set_defaults(validator, properties, instance, schema):
             if isinstance(instance, dict):
                 for key, sub in properties.items():
                     if "default" in sub and key not in instance:
                         instance[key] = copy.deepcopy(sub["default"])
-            yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+            yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
 
-        cls = jsonschema.validators.extend(cls, {"properties": set_defaults})
-    return cls(schema)
+        validators["properties"] = set_defaults
+    return jsonschema.validators.extend(base, validators, type_checker=checker)(schema)
+
+
+def _explain(e) -> str:
+    """What a schema error allows, in words (jsonschema's own message where it already says so)."""
+    if "propertyNames" in e.absolute_schema_path:
+        if e.validator == "pattern":
+            return f"name {e.instance!r} must match {e.validator_value}"
+        if e.validator == "maxLength":
+            return f"name {e.instance[:40]!r}... is {len(e.instance)} characters (at most {e.validator_value}: it is a path component)"
+        if e.validator == "not":
+            return f"name {e.instance!r} is reserved (the pipeline's own entries: {', '.join(e.validator_value['enum'])})"
+    if e.validator == "type" and e.validator_value == "integer" and isinstance(e.instance, float):
+        return f"{e.instance!r} is not an integer (write {int(e.instance)} if that is meant)" if e.instance.is_integer() \
+            else f"{e.instance!r} is not an integer"
+    return e.message
 
 
 def _check(schema: dict, instance, where: str = "", fill_defaults: bool = False) -> None:
@@ -58,21 +81,48 @@ def _check(schema: dict, instance, where: str = "", fill_defaults: bool = False)
                     lines.append(f"config key '{key}': unknown key (allowed: {', '.join(sorted(allowed))})")
                 continue
             key = ".".join(filter(None, parts)) or "<top level>"
-            lines.append(f"config key '{key}': {e.message}")
-        raise InputError("invalid config:\n  " + "\n  ".join(lines))
+            lines.append(f"config key '{key}': {_explain(e)}")
+        raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(lines)))
 
 
-def validate_config(config: dict, schema: dict | None = None) -> dict:
-    """Validate config in place (unknown keys, types, ranges), fill defaults, check cross-key rules."""
+def top_level_only(schema: dict) -> list[tuple[str, ...]]:
+    """Key paths of the evaluation section marked top_level_only in the schema (read once, not per model)."""
+    out = []
+
+    def walk(node, path):
+        for key, sub in node.get("properties", {}).items():
+            if sub.get("top_level_only"):
+                out.append(path + (key,))
+            walk(sub, path + (key,))
+
+    walk(schema["$defs"]["evaluation"], ())
+    return out
+
+
+# per-model overrides are checked against their section's schema without filling defaults: a default filled
+# into models.<m>.training would shadow the top-level value on merging
+_MODEL_SECTIONS = ("generation", "training", "evaluation")
+
+
+def validate_config(config: dict, schema: dict | None = None, check_tasks: bool = True) -> dict:
+    """Validate config in place (unknown keys, types, ranges), fill defaults, check cross-key rules; with
+    check_tasks, downstream task names against lm-eval's task index (seconds: the workflow's main process only)."""
     schema = schema or load_schema()
     _check(schema, config)
     later = {k: config.pop(k) for k in _MERGED_LATER if k in config}
+    overrides = {m: {s: spec.pop(s) for s in _MODEL_SECTIONS if s in spec} for m, spec in config["models"].items()}
     _check(dict(schema, required=[]), config, fill_defaults=True)
     config.update(later)
+    for m, sections in overrides.items():
+        config["models"][m].update(sections)
+    check_top_level_only(config, schema)
     config.setdefault("condition_defaults", {})
     config.setdefault("conditions", {})
     # expanded once: the grid key is consumed so that rules (and a second validation) see plain conditions
-    for name, cond in expand_grid(config.pop("grid", None) or {}).items():
+    points = expand_grid(config.pop("grid", None) or {})
+    _check({"type": "object", "propertyNames": schema["properties"]["conditions"]["propertyNames"]}, points,
+           where="conditions (grid point)")
+    for name, cond in points.items():
         if name in config["conditions"]:
             raise InputError(f"invalid config:\n  config key 'conditions.{name}': also a grid point; rename one")
         config["conditions"][name] = cond
@@ -91,7 +141,25 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
             if key not in config["corpus"]:
                 raise InputError(f"invalid config:\n  config key 'corpus.{key}': required for source 'hf'")
     check_budgets(config)
+    if check_tasks:
+        check_task_names(config)
     return config
+
+
+def check_top_level_only(config: dict, schema: dict) -> None:
+    """A per-model value of a top_level_only key would be dropped silently: refuse it."""
+    problems = []
+    for model, spec in config["models"].items():
+        for path in top_level_only(schema):
+            node = spec.get("evaluation", {})
+            for key in path:
+                node = node.get(key) if isinstance(node, dict) else None
+            if node is not None:
+                key = ".".join(path)
+                problems.append(f"config key 'models.{model}.evaluation.{key}': top level only (one value for all "
+                                f"models: set evaluation.{key})")
+    if problems:
+        raise InputError("invalid config:\n  " + "\n  ".join(problems))
 
 
 def _where(config: dict, model: str, section: str, key: str) -> str:
@@ -120,6 +188,55 @@ def check_budgets(config: dict) -> None:
                 if value > arch["max_position_embeddings"]:
                     problems.append(f"config key '{key}': {value} exceeds models.{model}.base.architecture."
                                     f"max_position_embeddings {arch['max_position_embeddings']}")
+        context = arch["max_position_embeddings"] if arch else None
+        evaluation = model_section(config, model, "evaluation")
+        if context and evaluation["max_length"] and evaluation["max_length"] > context:
+            # positions the model never saw in training: perplexity inflates silently instead of failing
+            problems.append(f"config key '{_where(config, model, 'evaluation', 'max_length')}': {evaluation['max_length']} "
+                            f"exceeds models.{model}.base.architecture.max_position_embeddings {context}")
+        for name in config["conditions"] if context else ():
+            cond = resolve_condition(config, name)
+            longest = 1 + cond["prompt"].get("prefix_tokens", 0) + cond["sampling"]["max_new_tokens"]
+            if cond["prompt"]["strategy"] != "topic" and longest > context:
+                problems.append(f"config key 'conditions.{name}.sampling.max_new_tokens': BOS + prompt + "
+                                f"{cond['sampling']['max_new_tokens']} new tokens = {longest} positions exceed "
+                                f"models.{model}.base.architecture.max_position_embeddings {context}")
+    if problems:
+        raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(problems)))
+
+
+@functools.lru_cache(maxsize=1)
+def lm_eval_task_names() -> frozenset | None:
+    """Task, group and tag names of the YAML files lm-eval ships (lm_eval/tasks/**.yaml), read as text (its
+    TaskManager would import every task); None when lm-eval is not installed where the workflow runs."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("lm_eval")
+    if spec is None or not spec.origin:
+        return None
+    line = re.compile(r"^(?:task|group|tag):\s*['\"]?([A-Za-z0-9_.\-]+)", re.M)
+    names = set()
+    for path in Path(spec.origin).parent.joinpath("tasks").rglob("*.y*ml"):
+        names.update(line.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return frozenset(names)
+
+
+def check_task_names(config: dict) -> None:
+    """Every downstream task is a local task (downstream.LOCAL_TASKS) or one lm-eval knows, before any job."""
+    from .downstream import LOCAL_TASKS
+
+    problems = []
+    for model in config["models"]:
+        tasks = model_section(config, model, "evaluation")["downstream"]["tasks"]
+        for i, t in enumerate(tasks):
+            if t["name"] in LOCAL_TASKS:
+                continue
+            known = lm_eval_task_names()
+            if known is not None and t["name"] not in known:
+                where = _where(config, model, "evaluation", "downstream")
+                problems.append(f"config key '{where}.tasks.{i}.name': lm-eval has no task {t['name']!r} (a local task "
+                                f"{', '.join(sorted(LOCAL_TASKS))} or a task of lm-eval's index)")
     if problems:
         raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(problems)))
 
@@ -189,6 +306,50 @@ def model_section(config: dict, model: str, section: str) -> dict:
     return deep_merge(config.get(section, {}), config["models"][model].get(section, {}))
 
 
+# keys that cannot change an output's bytes (resume cadence, a backend's memory share): a job reads them from
+# the config at run time instead of its params, so that changing one reruns nothing (Snakemake reruns a job
+# whose params changed)
+RUNTIME_ONLY = {"training": ("save_every",), "evaluation": ("gpu_memory_utilization",)}
+
+
+def job_section(config: dict, model: str, section: str) -> dict:
+    """model_section without its RUNTIME_ONLY keys: what a job's params carry."""
+    merged = model_section(config, model, section)
+    return {k: v for k, v in merged.items() if k not in RUNTIME_ONLY.get(section, ())}
+
+
+def runtime_settings(config: dict, model: str, section: str) -> dict:
+    """The RUNTIME_ONLY keys of a model's section, read by the job from snakemake.config."""
+    merged = model_section(config, model, section)
+    return {k: merged[k] for k in RUNTIME_ONLY.get(section, ()) if k in merged}
+
+
 def slice_hash(obj) -> str:
     """Short SHA-256 of a config slice's canonical JSON."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# plugin families: the schema definition of the family, where each plugin's own definition lives, and the key
+# that names the plugin
+PLUGIN_FAMILIES = {"prompt": ("prompts", "strategy"), "filter": ("filters", "name"), "data": ("regimes", "regime")}
+
+
+def plugin_spec(family: str, spec: dict) -> dict:
+    """A prompt, filter or data-regime spec checked against its own plugin's keys in the schema, with that
+    plugin's defaults filled (a copy): what the plugin's constructor receives. Bad keys raise InputError."""
+    schema = load_schema()
+    spec = copy.deepcopy(spec)
+    _check({"$defs": schema["$defs"], **schema["$defs"][family]}, spec, where=family, fill_defaults=True)
+    return spec
+
+
+def plugin_keys(family: str, name: str) -> set[str]:
+    """The keys one plugin (e.g. prompt strategy real_prefix) declares in the schema."""
+    defs, _ = PLUGIN_FAMILIES[family]
+    return set(load_schema()["$defs"][defs][name]["properties"])
+
+
+def plugin_class(family: str, registry: dict, spec: dict):
+    """(the registered class a spec names, the spec checked and filled by plugin_spec)."""
+    spec = plugin_spec(family, spec)
+    return registry[spec[PLUGIN_FAMILIES[family][1]]], spec
