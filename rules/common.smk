@@ -5,16 +5,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from selftrain.config import RUNTIME_ONLY, check_paths, job_section, resolve_condition, validate_config  # noqa: E402
+from selftrain.config import (RUNTIME_ONLY, check_paths, job_section, locate, read_config_files,  # noqa: E402
+                              resolve_condition, validate_config)
 from selftrain.io import InputError  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
+# Snakemake has parsed the config files already (a syntax error or a bad byte in one stops it before this
+# file runs); read again strictly they show duplicate keys, and say which file a bad key comes from.
+# Lowest precedence first: the configfile: directive's file, then --configfile files in order, then --config.
+_cli_files = [str(f) for f in workflow.overwrite_configfiles or []]
+CONFIG_SOURCES = []
 try:
+    CONFIG_SOURCES = read_config_files([str(f) for f in workflow.configfiles if str(f) not in _cli_files] + _cli_files)
+    CONFIG_SOURCES += [("--config", dict(workflow.config_settings.config))] if workflow.config_settings.config else []
     # lm-eval's task index is read by the main process only: every cluster job parses this file again
     validate_config(config, check_tasks=workflow.is_main_process)
     check_paths(config)
 except InputError as e:
-    raise WorkflowError(str(e)) from None
+    raise WorkflowError(str(locate(e, CONFIG_SOURCES))) from None
 
 MODELS = sorted(config["models"])
 CONDITIONS = sorted(config["conditions"])

@@ -353,3 +353,76 @@ def plugin_class(family: str, registry: dict, spec: dict):
     """(the registered class a spec names, the spec checked and filled by plugin_spec)."""
     spec = plugin_spec(family, spec)
     return registry[spec[PLUGIN_FAMILIES[family][1]]], spec
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A YAML (or JSON) config file read strictly: bad bytes, syntax errors and duplicate keys are one
+    InputError line naming the file and line."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: byte 0x{raw[e.start]:02x} is not UTF-8 (config files are UTF-8 text)") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise InputError(f"{where}: {e.problem or e.context}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a config file is a mapping of keys at the top level")
+    return data
+
+
+def read_config_files(paths: list[str | Path]) -> list[tuple[str, dict]]:
+    """(path, data) of each config file, lowest precedence first, each read by read_config_file."""
+    return [(str(p), read_config_file(p)) for p in paths]
+
+
+def _holds(data, parts: list[str]) -> int:
+    """How many leading parts of a key path a config file's data holds."""
+    n = 0
+    for part in parts:
+        if isinstance(data, dict) and part in data:
+            data, n = data[part], n + 1
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data, n = data[int(part)], n + 1
+        else:
+            break
+    return n
+
+
+def locate(error: InputError, sources: list[tuple[str, dict]]) -> InputError:
+    """The error with each "config key 'k'" line prefixed by the file that sets k (the highest-precedence
+    file holding the longest part of its path)."""
+    if not sources:
+        return error
+    lines = []
+    for line in str(error).split("\n"):
+        head = line.lstrip()
+        if head.startswith("config key '"):
+            parts = head[len("config key '"):].split("'", 1)[0].split(".")
+            depth = [_holds(data, parts) for _, data in sources]
+            best = max(range(len(sources)), key=lambda i: (depth[i], i))
+            line = line[: len(line) - len(head)] + f"{sources[best][0]}: " + head
+        lines.append(line)
+    return InputError("\n".join(lines))
