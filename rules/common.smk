@@ -7,7 +7,9 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from selftrain.config import (RUNTIME_ONLY, check_paths, job_section, locate, read_config_files,  # noqa: E402
                               resolve_condition, validate_config)
+from selftrain.config import slice_hash  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
+from selftrain.prompts import strategy_for_round  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
 # Snakemake has parsed the config files already (a syntax error or a bad byte in one stops it before this
@@ -48,6 +50,14 @@ FILTERED = "results/{model}/{condition}/seed{seed}/round{round}/filtered.jsonl"
 FILTER_STATS = "results/{model}/{condition}/seed{seed}/round{round}/filter_stats.json"
 ROUND_CHECKPOINT = "results/{model}/{condition}/seed{seed}/round{round}/checkpoint"
 ROUND_EVAL = "results/{model}/{condition}/seed{seed}/round{round}/eval.json"
+# round 1 done once for every condition with the same generation (prompt + sampling) and filter chain: the
+# per-condition round-1 corpora above are links to these (rule link_shared_round)
+SHARED_KEY = "{model}/shared/seed{seed}/round{round}/{generation}"
+SHARED_GENERATED = "results/{model}/shared/seed{seed}/round{round}/{generation}/generated.jsonl"
+SHARED_FILTERED = "results/{model}/shared/seed{seed}/round{round}/{generation}/{chain}/filtered.jsonl"
+SHARED_FILTER_STATS = "results/{model}/shared/seed{seed}/round{round}/{generation}/{chain}/filter_stats.json"
+# rounds after the first, which every condition generates and filters itself
+LATER_ROUND = r"[2-9]|[1-9]\d+"
 SUMMARY = "results/summary.csv"
 FIGURE_PDF = "results/figures/collapse.pdf"
 FIGURE_PNG = "results/figures/collapse.png"
@@ -73,6 +83,8 @@ wildcard_constraints:
     condition=r"[A-Za-z0-9][A-Za-z0-9_.+=-]*",
     seed=r"\d+",
     round=r"[1-9]\d*",
+    generation=r"gen-[0-9a-f]{16}",
+    chain=r"filters-[0-9a-f]{16}",
     name=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     task=r"[A-Za-z0-9][A-Za-z0-9_]*",
     set=r"[A-Za-z0-9][A-Za-z0-9_]*",
@@ -138,9 +150,38 @@ def per_model(value_of):
 
 
 def job_seed(wc, stage):
-    """Seeds derive from (global seed, model, condition, seed index, round, stage), never job order."""
-    return derive_seed(config["seed"], wc.model, wc.get("condition", ""), wc.get("seed", ""),
-                       wc.get("round", 0), stage)
+    """Seeds derive from (global seed, model, condition, seed index, round, stage), never job order; a shared
+    round-1 job's from its slice keys in place of a condition name, so that it does not depend on which
+    conditions share it."""
+    owner = wc.get("condition") or "/".join(filter(None, (wc.get("generation"), wc.get("chain"))))
+    return derive_seed(config["seed"], wc.model, owner, wc.get("seed", ""), wc.get("round", 0), stage)
+
+
+def round1_generation(name):
+    """What a condition's round-1 generation reads besides the model: the prompt spec in force at round 1 and
+    the sampling preset (conditions equal in these share round 1's corpus)."""
+    spec = condition(name)
+    return {"prompt": strategy_for_round(spec["prompt"], 1), "sampling": spec["sampling"]}
+
+
+# slice hashes naming the shared round-1 folders; the spec of each, taken from any condition that has it
+GENERATION_OF = {c: "gen-" + slice_hash(round1_generation(c)) for c in CONDITIONS}
+CHAIN_OF = {c: "filters-" + slice_hash(RESOLVED_CONDITIONS[c]["filters"]) for c in CONDITIONS}
+SHARED_GENERATIONS = {GENERATION_OF[c]: round1_generation(c) for c in CONDITIONS}
+SHARED_CHAINS = {CHAIN_OF[c]: RESOLVED_CONDITIONS[c]["filters"] for c in CONDITIONS}
+
+
+def shared_part(key):
+    """A params entry of a shared round-1 generation: its prompt or sampling."""
+    return lambda wc: SHARED_GENERATIONS[wc.generation][key]
+
+
+def shared_round(wc):
+    """The shared round-1 corpora a condition's round-1 paths link to."""
+    key = dict(model=wc.model, seed=wc.seed, round=wc.round, generation=GENERATION_OF[wc.condition],
+               chain=CHAIN_OF[wc.condition])
+    return {"generated": SHARED_GENERATED.format(**key), "filtered": SHARED_FILTERED.format(**key),
+            "stats": SHARED_FILTER_STATS.format(**key)}
 
 
 def resource(kind, key, default):
@@ -173,11 +214,16 @@ def base_inputs(wc):
 
 def generate_inputs(wc):
     """Round r-1's model, plus the documents the prompting strategy takes prompts from: real text, or
-    (self_prefix after round 1) round r-1's own generated corpus."""
+    (self_prefix after round 1) round r-1's own generated corpus. A shared round 1 reads the base model."""
     from selftrain.prompts import strategy_reads
 
-    inputs = {"model": previous_checkpoint(wc)}
-    reads = strategy_reads(condition(wc.condition)["prompt"], int(wc.round))
+    if "generation" in wc.keys():
+        inputs = {"model": BASE_CHECKPOINT.format(model=wc.model)}
+        prompt = SHARED_GENERATIONS[wc.generation]["prompt"]
+    else:
+        inputs = {"model": previous_checkpoint(wc)}
+        prompt = condition(wc.condition)["prompt"]
+    reads = strategy_reads(prompt, int(wc.round))
     if "real" in reads:
         inputs["real"] = TRAIN_JSONL
     if "previous" in reads:
@@ -192,15 +238,16 @@ def filter_inputs(wc):
     one per input: Snakemake's cost per job grows with the callables it evaluates."""
     from selftrain.filters import filter_needs
 
-    needs = filter_needs(condition(wc.condition)["filters"])
-    paths = {
-        "base": BASE_CHECKPOINT.format(model=wc.model),
-        "real": TRAIN_JSONL,
-        "reference": GENERATED.format(model=wc.model, condition=wc.condition, seed=wc.seed, round=1),
-    }
-    key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
-    return {**{k: v for k, v in paths.items() if k in needs}, "generated": GENERATED.format(**key),
-            "model": previous_checkpoint(wc)}
+    if "chain" in wc.keys():  # a shared round 1: the base model generated it
+        generated = SHARED_GENERATED.format(model=wc.model, seed=wc.seed, round=wc.round, generation=wc.generation)
+        filters, reference, model = SHARED_CHAINS[wc.chain], generated, BASE_CHECKPOINT.format(model=wc.model)
+    else:
+        key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
+        generated, filters, model = GENERATED.format(**key), condition(wc.condition)["filters"], previous_checkpoint(wc)
+        reference = GENERATED.format(**{**key, "round": 1})
+    paths = {"base": BASE_CHECKPOINT.format(model=wc.model), "real": TRAIN_JSONL, "reference": reference}
+    needs = filter_needs(filters)
+    return {**{k: v for k, v in paths.items() if k in needs}, "generated": generated, "model": model}
 
 
 def train_inputs(wc):

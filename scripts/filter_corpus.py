@@ -9,7 +9,10 @@ p, w = snakemake.params, snakemake.wildcards
 with step(snakemake) as log:
     docs = read_jsonl(snakemake.input.generated)
     tok = load_tokenizer(snakemake.input.model)
-    where = f"condition {w['condition']} seed {w['seed']} round {w['round']}"
+    # a shared round 1 has no condition: its generation (and filter chain) name it
+    owner = f"condition {w['condition']}" if "condition" in w.keys() else "shared " + "/".join(
+        w[k] for k in ("generation", "chain") if k in w.keys())
+    where = f"{owner} seed {w['seed']} round {w['round']}"
     # what the filters may read (checkpoints, real text, round 1's corpus), by the names of the inputs
     context = {k: snakemake.input[k] for k in ("model", "base", "real", "reference") if k in snakemake.input.keys()}
     kept, stats = apply_filters(docs, p.filters, tok, where, context, p.seed, trust_remote_code=p.trust_remote_code)

@@ -10,7 +10,10 @@ from selftrain.tokenizer import load_tokenizer
 p, w = snakemake.params, snakemake.wildcards
 round_ = int(w["round"])
 with step(snakemake) as log:
-    where = f"condition {w['condition']} seed {w['seed']} round {round_}"
+    # a shared round 1 has no condition: its generation (and filter chain) name it
+    owner = f"condition {w['condition']}" if "condition" in w.keys() else "shared " + "/".join(
+        w[k] for k in ("generation", "chain") if k in w.keys())
+    where = f"{owner} seed {w['seed']} round {round_}"
     backend = select_backend(p.generation["backend"])
     sampling = p.sampling
     remote = p.trust_remote_code

@@ -46,23 +46,49 @@ def short(c):
     (lambda c: c["evaluation"].update(gpu_memory_utilization=0.5), {}),
     (lambda c: c.update(scratch_dir="/tmp/elsewhere"), {}),
     (lambda c: c.update(resources={"train": {"mem_mb": 1234, "runtime": 5}}), {}),
-    # filters: that condition's filter, training and evaluation only (no generation)
+    # filters: that condition's filter (round 1: a new shared chain, linked), training and evaluation only
     (lambda c: short(c).update(filters=[{"name": "min_length", "min_tokens": 3}]),
-     {"filter_corpus": 1, "train_round": 1, "evaluate_round": 1, **REPORT}),
+     {"filter_shared": 1, "link_shared_round": 1, "train_round": 1, "evaluate_round": 1, **REPORT}),
     # data regime and init: that condition's training and evaluation only (no generation, no filter)
     (lambda c: short(c).update(data={"regime": "mix", "real_fraction": 0.2}), {"train_round": 1, "evaluate_round": 1, **REPORT}),
     (lambda c: short(c).update(init="base"), {"train_round": 1, "evaluate_round": 1, **REPORT}),
     # sampling: that condition's whole branch
     (lambda c: short(c).update(sampling={"temperature": 0.9}),
-     {"generate": 1, "filter_corpus": 1, "train_round": 1, "evaluate_round": 1, **REPORT}),
+     {"generate_shared": 1, "filter_shared": 1, "link_shared_round": 1, "train_round": 1, "evaluate_round": 1,
+      **REPORT}),
+    # a renamed condition links the shared round 1 again (its seeds name no condition) and trains anew
+    (lambda c: c["conditions"].update(short2=c["conditions"].pop("short")),
+     {"link_shared_round": 1, "train_round": 1, "evaluate_round": 1, **REPORT}),
     # training settings: every round's training and what follows, not the base model
     (lambda c: c["training"].update(lr=2e-3), {"train_round": 2, "evaluate_round": 2, **REPORT}),
     # evaluation settings: every evaluation, nothing upstream
     (lambda c: c["evaluation"].update(batch_size=4), {"evaluate_base": 1, "evaluate_round": 2, **REPORT}),
-    # generation settings: every generation and what follows
+    # generation settings: the one shared round-1 generation, both filter chains and what follows
     (lambda c: c["generation"].update(tokens_per_round=1600),
-     {"generate": 2, "filter_corpus": 2, "train_round": 2, "evaluate_round": 2, **REPORT}),
+     {"generate_shared": 1, "filter_shared": 2, "link_shared_round": 2, "train_round": 2, "evaluate_round": 2,
+      **REPORT}),
 ], ids=["save_every", "base save_every", "gpu_memory_utilization", "scratch_dir", "resources", "filters",
-        "data regime", "init", "sampling", "training lr", "evaluation batch_size", "tokens_per_round"])
+        "data regime", "init", "sampling", "renamed condition", "training lr", "evaluation batch_size",
+        "tokens_per_round"])
 def test_one_change_reruns_exactly_its_jobs(finished, change, jobs):
     assert dry_run_with(finished, change) == jobs
+
+
+def test_round1_is_generated_once_for_conditions_that_differ_only_in_filters(finished):
+    import json
+    import os
+
+    res = finished / "results/pico"
+    plain, short_ = (res / f"{c}/seed0/round1" for c in ("plain", "short"))
+    for name in ("generated.jsonl", "filtered.jsonl", "filter_stats.json"):
+        assert (plain / name).is_symlink() and (short_ / name).is_symlink()
+    # one shared generation, linked from both; two filter chains on it
+    assert os.path.realpath(plain / "generated.jsonl") == os.path.realpath(short_ / "generated.jsonl")
+    assert os.path.realpath(plain / "filtered.jsonl") != os.path.realpath(short_ / "filtered.jsonl")
+    shared = sorted(p.relative_to(res).as_posix() for p in (res / "shared").rglob("*.jsonl"))
+    assert len(shared) == 3 and all(p.startswith("shared/seed0/round1/gen-") for p in shared)
+    stats = json.loads((short_ / "filter_stats.json").read_text())
+    assert stats["steps"][0]["name"] == "min_length"
+    assert stats["input_documents"] == len((plain / "generated.jsonl").read_text().splitlines())
+    # round 1's evaluation of each condition reads the corpora through its own paths
+    assert json.loads((short_ / "eval.json").read_text())["condition"] == "short"
