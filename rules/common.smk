@@ -7,9 +7,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from selftrain.config import (RUNTIME_ONLY, check_paths, job_section, locate, read_config_files,  # noqa: E402
                               resolve_condition, validate_config)
-from selftrain.config import slice_hash  # noqa: E402
+from selftrain.config import round1_generation, shared_round_keys  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
-from selftrain.prompts import strategy_for_round  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
 # Snakemake has parsed the config files already (a syntax error or a bad byte in one stops it before this
@@ -157,17 +156,11 @@ def job_seed(wc, stage):
     return derive_seed(config["seed"], wc.model, owner, wc.get("seed", ""), wc.get("round", 0), stage)
 
 
-def round1_generation(name):
-    """What a condition's round-1 generation reads besides the model: the prompt spec in force at round 1 and
-    the sampling preset (conditions equal in these share round 1's corpus)."""
-    spec = condition(name)
-    return {"prompt": strategy_for_round(spec["prompt"], 1), "sampling": spec["sampling"]}
-
-
-# slice hashes naming the shared round-1 folders; the spec of each, taken from any condition that has it
-GENERATION_OF = {c: "gen-" + slice_hash(round1_generation(c)) for c in CONDITIONS}
-CHAIN_OF = {c: "filters-" + slice_hash(RESOLVED_CONDITIONS[c]["filters"]) for c in CONDITIONS}
-SHARED_GENERATIONS = {GENERATION_OF[c]: round1_generation(c) for c in CONDITIONS}
+# slice hashes naming the shared round-1 folders (config.shared_round_keys); the spec of each, taken from any
+# condition that has it
+GENERATION_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[0] for c in CONDITIONS}
+CHAIN_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[1] for c in CONDITIONS}
+SHARED_GENERATIONS = {GENERATION_OF[c]: round1_generation(RESOLVED_CONDITIONS[c]) for c in CONDITIONS}
 SHARED_CHAINS = {CHAIN_OF[c]: RESOLVED_CONDITIONS[c]["filters"] for c in CONDITIONS}
 
 

@@ -4,15 +4,17 @@ from selftrain.generation import generate_corpus, hf_sampler, select_backend, vl
 from selftrain.io import read_jsonl, write_jsonl
 from selftrain.modeling import load_checkpoint
 from selftrain.prompts import make_strategy, strategy_for_round, strategy_source
+from selftrain.config import sharing_conditions
 from selftrain.step import step
 from selftrain.tokenizer import load_tokenizer
 
 p, w = snakemake.params, snakemake.wildcards
 round_ = int(w["round"])
 with step(snakemake) as log:
-    # a shared round 1 has no condition: its generation (and filter chain) name it
-    owner = f"condition {w['condition']}" if "condition" in w.keys() else "shared " + "/".join(
-        w[k] for k in ("generation", "chain") if k in w.keys())
+    # a shared round 1 names the conditions that share it (from the config, not params: see sharing_conditions)
+    names = [w["condition"]] if "condition" in w.keys() else sharing_conditions(
+        snakemake.config, w["generation"], w["chain"] if "chain" in w.keys() else None)
+    owner = f"condition{'s' if len(names) > 1 else ''} {', '.join(names)}"
     where = f"{owner} seed {w['seed']} round {round_}"
     backend = select_backend(p.generation["backend"])
     sampling = p.sampling

@@ -426,3 +426,28 @@ def locate(error: InputError, sources: list[tuple[str, dict]]) -> InputError:
             line = line[: len(line) - len(head)] + f"{sources[best][0]}: " + head
         lines.append(line)
     return InputError("\n".join(lines))
+
+
+def round1_generation(condition: dict) -> dict:
+    """What a resolved condition's round-1 generation reads besides the base model: the prompt spec in force
+    at round 1 and the sampling preset. Conditions equal in these share round 1's corpus."""
+    from .prompts import strategy_for_round
+
+    return {"prompt": strategy_for_round(condition["prompt"], 1), "sampling": condition["sampling"]}
+
+
+def shared_round_keys(condition: dict) -> tuple[str, str]:
+    """(generation, chain): the folder names of a resolved condition's shared round 1 under
+    results/<model>/shared/seed<s>/round1/, slice hashes of round1_generation and of its filter chain."""
+    return "gen-" + slice_hash(round1_generation(condition)), "filters-" + slice_hash(condition["filters"])
+
+
+def sharing_conditions(config: dict, generation: str, chain: str | None = None) -> list[str]:
+    """The conditions whose round 1 is the shared generation (and filter chain): named in a shared job's
+    messages, never in its params (renaming a condition must not rerun it)."""
+    out = []
+    for name in sorted(config["conditions"]):
+        g, c = shared_round_keys(resolve_condition(config, name))
+        if g == generation and chain in (None, c):
+            out.append(name)
+    return out
