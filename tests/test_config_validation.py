@@ -200,3 +200,20 @@ def test_errors_name_the_file_that_sets_the_key():
         validate_config(c)
     assert str(locate(e.value, sources)).splitlines()[1] == (
         "  config.yaml: config key 'conditions.real_prefix.prompt.prefix_tokens': 0 is less than the minimum of 1")
+
+
+def test_check_config_command_names_file_and_line(tmp_path):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "scripts/check_config.py"]
+    ok = subprocess.run(cmd + ["config.yaml"], cwd=ROOT, capture_output=True, text=True)
+    assert (ok.returncode, ok.stdout) == (0, "config.yaml: valid (1 models, 2 conditions)\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"rounds: 3\nseed: \xff\n")
+    proc = subprocess.run(cmd + ["config.yaml", str(bad)], cwd=ROOT, capture_output=True, text=True)
+    assert (proc.returncode, proc.stderr) == (1, f"{bad}:2: byte 0xff is not UTF-8 (config files are UTF-8 text)\n")
+    bad.write_text("training:\n  lr: 0\n")
+    proc = subprocess.run(cmd + ["config.yaml", str(bad)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[1] == f"  {bad}: config key 'training.lr': 0 is less than or equal to the minimum of 0"
