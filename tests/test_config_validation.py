@@ -217,3 +217,20 @@ def test_check_config_command_names_file_and_line(tmp_path):
     proc = subprocess.run(cmd + ["config.yaml", str(bad)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[1] == f"  {bad}: config key 'training.lr': 0 is less than or equal to the minimum of 0"
+
+
+def test_max_length_beyond_a_local_checkpoints_context(tmp_path):
+    import json
+
+    from selftrain.config import check_paths
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/config.json").write_text(json.dumps({"max_position_embeddings": 256}))
+    (tmp_path / "base/model.safetensors").write_bytes(b"")
+    c = copy.deepcopy(DEFAULT)
+    c["models"]["tiny"]["base"] = {"kind": "local", "path": "base"}
+    c["evaluation"]["max_length"] = 512
+    with pytest.raises(InputError) as e:
+        check_paths(validate_config(c), tmp_path)
+    assert str(e.value).splitlines()[1] == (
+        "  config key 'evaluation.max_length': 512 exceeds max_position_embeddings 256 of base/config.json")

@@ -262,6 +262,13 @@ def check_paths(config: dict, root: str | Path = ".") -> None:
         elif not any(path.glob("*.safetensors")):
             problems.append(f"config key 'models.{model}.base.path': no safetensors weights in {base['path']!r} "
                             "(pickled weights are refused)")
+        else:
+            # a local checkpoint's context is known before any job (a hub model's only once it is fetched)
+            context = json.loads((path / "config.json").read_text()).get("max_position_embeddings")
+            max_length = model_section(config, model, "evaluation")["max_length"]
+            if context and max_length and max_length > context:
+                problems.append(f"config key '{_where(config, model, 'evaluation', 'max_length')}': {max_length} "
+                                f"exceeds max_position_embeddings {context} of {base['path']}/config.json")
     if problems:
         raise InputError("invalid config:\n  " + "\n  ".join(problems))
 
