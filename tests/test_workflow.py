@@ -270,9 +270,11 @@ def test_a_changed_input_cannot_rebuild_a_protected_checkpoint(run_a):
         weights = (wd / ckpt / "model.safetensors").read_bytes()
         # the upstream corpus changes (Snakemake compares small inputs' checksums, so a touch alone would not do)
         corpus = (wd / ckpt).with_name("filtered.jsonl")
-        doc = json.loads(corpus.read_text().splitlines()[0])
+        # copies of ten documents: more tokens than one packed block, so the training data surely changes (one
+        # short copy can end up in the partial last block, which packing drops)
+        docs = [json.loads(line) for line in corpus.read_text().splitlines()[:10]]
         with open(corpus, "a") as f:
-            f.write(json.dumps(dict(doc, id=doc["id"] + "-again")) + "\n")
+            f.writelines(json.dumps(dict(doc, id=doc["id"] + "-again")) + "\n" for doc in docs)
         cmd = prefix + [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(wd), "--configfile", str(wd / "config.yaml"),
                         "--cores", "2", ckpt, "--rerun-triggers", "mtime"]
         env = dict(os.environ, HOME=str(wd), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
