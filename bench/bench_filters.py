@@ -20,6 +20,7 @@ def short_documents(n: int) -> list[str]:
 
 
 def main(quick: bool) -> list[dict]:
+    from selftrain.config import plugin_spec
     from selftrain.filters import Dedup, document_perplexities
 
     n = 2_000 if quick else 100_000
@@ -29,7 +30,7 @@ def main(quick: bool) -> list[dict]:
     tok, model = tokenizer_and_model(arch, vocab, corpus_texts(30))
     n_tokens = sum(len(x) for x in tok(texts, add_special_tokens=False)["input_ids"])
 
-    dedup = Dedup({"name": "dedup"}, tok)
+    dedup = Dedup(plugin_spec("filter", {"name": "dedup"}), tok)  # its defaults from the schema
     t0 = time.perf_counter()
     kept = sum(dedup.keep(docs))
     dedup_s = time.perf_counter() - t0

@@ -4,7 +4,7 @@ rule base_model:
     output:
         checkpoint_output(BASE_CHECKPOINT),
     params:
-        base=lambda wc: config["models"][wc.model]["base"],
+        base=lambda wc: base_spec(wc.model),
         seed=lambda wc: job_seed(wc, "base"),
     log:
         log_path("base_model", BASE_KEY),

@@ -5,17 +5,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from selftrain.config import check_paths, model_section, resolve_condition, validate_config  # noqa: E402
+from selftrain.config import (RUNTIME_ONLY, check_paths, job_section, locate, read_config_files,  # noqa: E402
+                              resolve_condition, validate_config)
+from selftrain.config import round1_generation, shared_round_keys  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.memory_plan import check_memory  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
+# Snakemake has parsed the config files already (a syntax error or a bad byte in one stops it before this
+# file runs); read again strictly they show duplicate keys, and say which file a bad key comes from.
+# Lowest precedence first: the configfile: directive's file, then --configfile files in order, then --config.
+_cli_files = [str(f) for f in workflow.overwrite_configfiles or []]
+CONFIG_SOURCES = []
 try:
-    validate_config(config)
+    CONFIG_SOURCES = read_config_files([str(f) for f in workflow.configfiles if str(f) not in _cli_files] + _cli_files)
+    CONFIG_SOURCES += [("--config", dict(workflow.config_settings.config))] if workflow.config_settings.config else []
+    # lm-eval's task index is read by the main process only: every cluster job parses this file again
+    validate_config(config, check_tasks=workflow.is_main_process)
     check_paths(config)
     check_memory(config)  # before any job: a batch that cannot be split, a plan that cannot fit the GPUs
 except InputError as e:
-    raise WorkflowError(str(e)) from None
+    raise WorkflowError(str(locate(e, CONFIG_SOURCES))) from None
 
 MODELS = sorted(config["models"])
 CONDITIONS = sorted(config["conditions"])
@@ -23,8 +33,9 @@ CONDITIONS = sorted(config["conditions"])
 RESOLVED_CONDITIONS = {name: resolve_condition(config, name) for name in CONDITIONS}
 SEEDS = config["seeds"]
 ROUNDS = config["rounds"]
-# merged once per model: params of thousands of jobs read them (deep_merge copies on every call)
-MODEL_SECTIONS = {m: {s: model_section(config, m, s) for s in ("generation", "training", "evaluation")} for m in MODELS}
+# merged once per model: params of thousands of jobs read them (deep_merge copies on every call); without the
+# keys a job reads at run time (config.RUNTIME_ONLY), so that changing those reruns nothing
+MODEL_SECTIONS = {m: {s: job_section(config, m, s) for s in ("generation", "training", "evaluation")} for m in MODELS}
 
 RESULTS = "results"
 TRAIN_JSONL = "results/data/train.jsonl"
@@ -40,6 +51,14 @@ FILTERED = "results/{model}/{condition}/seed{seed}/round{round}/filtered.jsonl"
 FILTER_STATS = "results/{model}/{condition}/seed{seed}/round{round}/filter_stats.json"
 ROUND_CHECKPOINT = "results/{model}/{condition}/seed{seed}/round{round}/checkpoint"
 ROUND_EVAL = "results/{model}/{condition}/seed{seed}/round{round}/eval.json"
+# round 1 done once for every condition with the same generation (prompt + sampling) and filter chain: the
+# per-condition round-1 corpora above are links to these (rule link_shared_round)
+SHARED_KEY = "{model}/shared/seed{seed}/round{round}/{generation}"
+SHARED_GENERATED = "results/{model}/shared/seed{seed}/round{round}/{generation}/generated.jsonl"
+SHARED_FILTERED = "results/{model}/shared/seed{seed}/round{round}/{generation}/{chain}/filtered.jsonl"
+SHARED_FILTER_STATS = "results/{model}/shared/seed{seed}/round{round}/{generation}/{chain}/filter_stats.json"
+# rounds after the first, which every condition generates and filters itself
+LATER_ROUND = r"[2-9]|[1-9]\d+"
 SUMMARY = "results/summary.csv"
 FIGURE_PDF = "results/figures/collapse.pdf"
 FIGURE_PNG = "results/figures/collapse.png"
@@ -65,6 +84,8 @@ wildcard_constraints:
     condition=r"[A-Za-z0-9][A-Za-z0-9_.+=-]*",
     seed=r"\d+",
     round=r"[1-9]\d*",
+    generation=r"gen-[0-9a-f]{16}",
+    chain=r"filters-[0-9a-f]{16}",
     name=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     task=r"[A-Za-z0-9][A-Za-z0-9_]*",
     set=r"[A-Za-z0-9][A-Za-z0-9_]*",
@@ -99,6 +120,27 @@ def section(model, name):
     return MODEL_SECTIONS[model][name]
 
 
+def condition_part(key):
+    """A params entry holding one key of the job's condition (prompt, sampling, filters, data, init): each
+    job carries only what its script reads, so editing a condition's filters reruns no generation."""
+    return lambda wc: RESOLVED_CONDITIONS[wc.condition][key]
+
+
+def base_spec(model):
+    """The base section a base_model job reads, without the resume cadence of its pre-training (read at run
+    time: config.RUNTIME_ONLY)."""
+    base = config["models"][model]["base"]
+    if "training" not in base:
+        return base
+    training = {k: v for k, v in base["training"].items() if k not in RUNTIME_ONLY["training"]}
+    return {**base, "training": training}
+
+
+def trusts_remote_code(model):
+    """models.<model>.base.trust_remote_code, a param of every job that loads the model's checkpoints."""
+    return config["models"][model]["base"]["trust_remote_code"]
+
+
 def per_model(value_of):
     """A params entry that depends on the model only: a constant when every model has the same value,
     else a lookup by the model wildcard. Snakemake inspects and calls a callable param for every job."""
@@ -109,9 +151,32 @@ def per_model(value_of):
 
 
 def job_seed(wc, stage):
-    """Seeds derive from (global seed, model, condition, seed index, round, stage), never job order."""
-    return derive_seed(config["seed"], wc.model, wc.get("condition", ""), wc.get("seed", ""),
-                       wc.get("round", 0), stage)
+    """Seeds derive from (global seed, model, condition, seed index, round, stage), never job order; a shared
+    round-1 job's from its slice keys in place of a condition name, so that it does not depend on which
+    conditions share it."""
+    owner = wc.get("condition") or "/".join(filter(None, (wc.get("generation"), wc.get("chain"))))
+    return derive_seed(config["seed"], wc.model, owner, wc.get("seed", ""), wc.get("round", 0), stage)
+
+
+# slice hashes naming the shared round-1 folders (config.shared_round_keys); the spec of each, taken from any
+# condition that has it
+GENERATION_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[0] for c in CONDITIONS}
+CHAIN_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[1] for c in CONDITIONS}
+SHARED_GENERATIONS = {GENERATION_OF[c]: round1_generation(RESOLVED_CONDITIONS[c]) for c in CONDITIONS}
+SHARED_CHAINS = {CHAIN_OF[c]: RESOLVED_CONDITIONS[c]["filters"] for c in CONDITIONS}
+
+
+def shared_part(key):
+    """A params entry of a shared round-1 generation: its prompt or sampling."""
+    return lambda wc: SHARED_GENERATIONS[wc.generation][key]
+
+
+def shared_round(wc):
+    """The shared round-1 corpora a condition's round-1 paths link to."""
+    key = dict(model=wc.model, seed=wc.seed, round=wc.round, generation=GENERATION_OF[wc.condition],
+               chain=CHAIN_OF[wc.condition])
+    return {"generated": SHARED_GENERATED.format(**key), "filtered": SHARED_FILTERED.format(**key),
+            "stats": SHARED_FILTER_STATS.format(**key)}
 
 
 def resource(kind, key, default):
@@ -144,14 +209,19 @@ def base_inputs(wc):
 
 def generate_inputs(wc):
     """Round r-1's model, plus the documents the prompting strategy takes prompts from: real text, or
-    (self_prefix after round 1) round r-1's own generated corpus."""
-    from selftrain.prompts import strategy_source
+    (self_prefix after round 1) round r-1's own generated corpus. A shared round 1 reads the base model."""
+    from selftrain.prompts import strategy_reads
 
-    inputs = {"model": previous_checkpoint(wc)}
-    source = strategy_source(condition(wc.condition)["prompt"], int(wc.round))
-    if source == "real":
+    if "generation" in wc.keys():
+        inputs = {"model": BASE_CHECKPOINT.format(model=wc.model)}
+        prompt = SHARED_GENERATIONS[wc.generation]["prompt"]
+    else:
+        inputs = {"model": previous_checkpoint(wc)}
+        prompt = condition(wc.condition)["prompt"]
+    reads = strategy_reads(prompt, int(wc.round))
+    if "real" in reads:
         inputs["real"] = TRAIN_JSONL
-    elif source == "previous":
+    if "previous" in reads:
         inputs["previous"] = GENERATED.format(model=wc.model, condition=wc.condition, seed=wc.seed,
                                               round=int(wc.round) - 1)
     return inputs
@@ -163,31 +233,32 @@ def filter_inputs(wc):
     one per input: Snakemake's cost per job grows with the callables it evaluates."""
     from selftrain.filters import filter_needs
 
-    needs = filter_needs(condition(wc.condition)["filters"])
-    paths = {
-        "base": BASE_CHECKPOINT.format(model=wc.model),
-        "real": TRAIN_JSONL,
-        "reference": GENERATED.format(model=wc.model, condition=wc.condition, seed=wc.seed, round=1),
-    }
-    key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
-    return {**{k: v for k, v in paths.items() if k in needs}, "generated": GENERATED.format(**key),
-            "model": previous_checkpoint(wc)}
+    if "chain" in wc.keys():  # a shared round 1: the base model generated it
+        generated = SHARED_GENERATED.format(model=wc.model, seed=wc.seed, round=wc.round, generation=wc.generation)
+        filters, reference, model = SHARED_CHAINS[wc.chain], generated, BASE_CHECKPOINT.format(model=wc.model)
+    else:
+        key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
+        generated, filters, model = GENERATED.format(**key), condition(wc.condition)["filters"], previous_checkpoint(wc)
+        reference = GENERATED.format(**{**key, "round": 1})
+    paths = {"base": BASE_CHECKPOINT.format(model=wc.model), "real": TRAIN_JSONL, "reference": reference}
+    needs = filter_needs(filters)
+    return {**{k: v for k, v in paths.items() if k in needs}, "generated": generated, "model": model}
 
 
 def train_inputs(wc):
     """Round r continues from round r-1 (init previous) or restarts from the base model (init base), and
     trains on the filtered corpora its data regime names."""
-    from selftrain.regimes import make_regime
+    from selftrain.regimes import regime_class
 
     spec = condition(wc.condition)
-    regime = make_regime(spec["data"], 0)
+    regime = regime_class(spec["data"])
     init = BASE_CHECKPOINT.format(model=wc.model) if spec["init"] == "base" else previous_checkpoint(wc)
     inputs = {
         "init": init,
         "synthetic": [FILTERED.format(model=wc.model, condition=wc.condition, seed=wc.seed, round=r)
                       for r in regime.needs_rounds(int(wc.round))],
     }
-    if regime.needs_real:
+    if "real" in regime.reads(spec["data"]):
         inputs["real"] = TRAIN_JSONL
     return inputs
 

@@ -10,6 +10,7 @@ rule evaluate_base:
         corpora=list(BASE_CORPORA),
         identity=lambda wc: {"model": wc.model, "condition": None, "seed": None, "round": 0},
         seed=lambda wc: job_seed(wc, "evaluate"),
+        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("evaluate", BASE_KEY),
     benchmark:
@@ -38,6 +39,7 @@ rule evaluate_round:
         corpora=list(ROUND_CORPORA),
         identity=lambda wc: {"model": wc.model, "condition": wc.condition, "seed": int(wc.seed), "round": int(wc.round)},
         seed=lambda wc: job_seed(wc, "evaluate"),
+        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("evaluate", ROUND_KEY),
     benchmark:

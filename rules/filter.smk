@@ -5,12 +5,15 @@ rule filter_corpus:
         filtered=FILTERED,
         stats=FILTER_STATS,
     params:
-        condition=lambda wc: condition(wc.condition),
+        filters=condition_part("filters"),
         seed=lambda wc: job_seed(wc, "filter"),
+        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("filter_corpus", ROUND_KEY),
     benchmark:
         benchmark_path("filter_corpus", ROUND_KEY)
+    wildcard_constraints:
+        round=LATER_ROUND,
     threads: 1
     resources:
         mem_mb=resource("filter", "mem_mb", 4000),
@@ -20,3 +23,37 @@ rule filter_corpus:
         "../envs/train.yaml"
     script:
         "../scripts/filter_corpus.py"
+
+
+# round 1 once per distinct generation and filter chain
+use rule filter_corpus as filter_shared with:
+    output:
+        filtered=SHARED_FILTERED,
+        stats=SHARED_FILTER_STATS,
+    params:
+        filters=lambda wc: SHARED_CHAINS[wc.chain],
+        seed=lambda wc: job_seed(wc, "filter"),
+        trust_remote_code=per_model(trusts_remote_code),
+    log:
+        log_path("filter_corpus", SHARED_KEY + "/{chain}"),
+    benchmark:
+        benchmark_path("filter_corpus", SHARED_KEY + "/{chain}")
+    wildcard_constraints:
+        round="1",
+
+
+rule link_shared_round:
+    input:
+        unpack(shared_round),
+    output:
+        generated=GENERATED,
+        filtered=FILTERED,
+        stats=FILTER_STATS,
+    log:
+        log_path("link_shared_round", ROUND_KEY),
+    wildcard_constraints:
+        round="1",
+    localrule: True
+    threads: 1
+    script:
+        "../scripts/link_shared.py"

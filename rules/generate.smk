@@ -4,13 +4,17 @@ rule generate:
     output:
         GENERATED,
     params:
-        condition=lambda wc: condition(wc.condition),
+        prompt=condition_part("prompt"),
+        sampling=condition_part("sampling"),
         generation=per_model(lambda m: section(m, "generation")),
         seed=lambda wc: job_seed(wc, "generate"),
+        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("generate", ROUND_KEY),
     benchmark:
         benchmark_path("generate", ROUND_KEY)
+    wildcard_constraints:
+        round=LATER_ROUND,
     threads: 2
     resources:
         mem_mb=resource("generate", "mem_mb", 8000),
@@ -21,3 +25,21 @@ rule generate:
         "../envs/generate.yaml"
     script:
         "../scripts/generate.py"
+
+
+# round 1 once per distinct generation (prompt + sampling): its seed and params name no condition
+use rule generate as generate_shared with:
+    output:
+        SHARED_GENERATED,
+    params:
+        prompt=shared_part("prompt"),
+        sampling=shared_part("sampling"),
+        generation=per_model(lambda m: section(m, "generation")),
+        seed=lambda wc: job_seed(wc, "generate"),
+        trust_remote_code=per_model(trusts_remote_code),
+    log:
+        log_path("generate", SHARED_KEY),
+    benchmark:
+        benchmark_path("generate", SHARED_KEY)
+    wildcard_constraints:
+        round="1",

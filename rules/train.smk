@@ -4,9 +4,11 @@ rule train_round:
     output:
         checkpoint_output(ROUND_CHECKPOINT),
     params:
-        condition=lambda wc: condition(wc.condition),
+        data=condition_part("data"),
+        init=condition_part("init"),
         training=per_model(lambda m: section(m, "training")),
         seed=lambda wc: job_seed(wc, "train"),
+        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("train_round", ROUND_KEY),
     benchmark:

@@ -15,7 +15,9 @@ with step(snakemake, offline=base["kind"] != "hub") as log:
     if base["kind"] == "pretrain":
         spec = {
             "job": "pretrain", "tokenizer": snakemake.input.tokenizer, "train": snakemake.input.train,
-            "architecture": base["architecture"], "training": base["training"], "seed": snakemake.params.seed,
+            "architecture": base["architecture"], "seed": snakemake.params.seed,
+            # the resume cadence from the config, not params: changing it must not rebuild the base model
+            "training": {**base["training"], "save_every": snakemake.config["models"][snakemake.wildcards["model"]]["base"]["training"]["save_every"]},
             "output": out,
             # from the config, not params: moving the scratch must not make Snakemake rebuild a checkpoint
             "scratch_root": scratch_root(snakemake.config.get("scratch_dir")),

@@ -3,11 +3,12 @@
 
 import json
 
+from selftrain.config import runtime_settings
 from selftrain.diversity import diversity_record
 from selftrain.evaluation import eval_record, evaluate_checkpoint, validate_eval_record, vllm_lm, vllm_model_args
 from selftrain.generation import select_backend, vllm_device
 from selftrain.io import atomic_write_json, read_jsonl
-from selftrain.modeling import load_checkpoint, trusts_remote_code
+from selftrain.modeling import load_checkpoint
 from selftrain.resources import job_gpus
 from selftrain.step import step
 
@@ -18,12 +19,14 @@ if __name__ == "__main__":
     inp = snakemake.input
     with step(snakemake) as log:
         backend = select_backend(p.evaluation["backend"], "evaluation.backend")
-        remote = trusts_remote_code(snakemake)
+        remote = p.trust_remote_code
         if backend == "vllm":
             gpus = max(1, job_gpus(snakemake))
             model = tok = None
             device = vllm_device()
-            lm = vllm_lm(vllm_model_args(inp.model, p.evaluation, p.seed, gpus, remote, device))
+            # vLLM's memory share from the config, not params: it cannot change a score, so it reruns nothing
+            evaluation = {**p.evaluation, **runtime_settings(snakemake.config, snakemake.wildcards["model"], "evaluation")}
+            lm = vllm_lm(vllm_model_args(inp.model, evaluation, p.seed, gpus, remote, device))
         else:
             import torch
 

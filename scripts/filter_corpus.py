@@ -1,5 +1,6 @@
 """Step: apply the condition's filter chain to round r's generated corpus."""
 
+from selftrain.config import sharing_conditions
 from selftrain.filters import apply_filters
 from selftrain.io import atomic_write_json, read_jsonl, write_jsonl
 from selftrain.step import step
@@ -9,10 +10,14 @@ p, w = snakemake.params, snakemake.wildcards
 with step(snakemake) as log:
     docs = read_jsonl(snakemake.input.generated)
     tok = load_tokenizer(snakemake.input.model)
-    where = f"condition {w['condition']} seed {w['seed']} round {w['round']}"
+    # a shared round 1 names the conditions that share it (from the config, not params: see sharing_conditions)
+    names = [w["condition"]] if "condition" in w.keys() else sharing_conditions(
+        snakemake.config, w["generation"], w["chain"] if "chain" in w.keys() else None)
+    owner = f"condition{'s' if len(names) > 1 else ''} {', '.join(names)}"
+    where = f"{owner} seed {w['seed']} round {w['round']}"
     # what the filters may read (checkpoints, real text, round 1's corpus), by the names of the inputs
     context = {k: snakemake.input[k] for k in ("model", "base", "real", "reference") if k in snakemake.input.keys()}
-    kept, stats = apply_filters(docs, p.condition["filters"], tok, where, context, p.seed)
+    kept, stats = apply_filters(docs, p.filters, tok, where, context, p.seed, trust_remote_code=p.trust_remote_code)
     write_jsonl(snakemake.output.filtered, kept)
     atomic_write_json(snakemake.output.stats, stats)
     log(f"kept {len(kept)} of {len(docs)} documents")

@@ -1,11 +1,12 @@
 """Step: the model of round r-1 writes round r's synthetic corpus with the condition's prompting strategy."""
 
+from selftrain.config import sharing_conditions
 from selftrain.generation import (generate_corpus, hf_sampler, select_backend, vllm_device, vllm_llm,
                                   vllm_sampler)
 from selftrain.io import read_jsonl, write_jsonl
-from selftrain.modeling import load_checkpoint, trusts_remote_code
-from selftrain.resources import job_gpus
+from selftrain.modeling import load_checkpoint
 from selftrain.prompts import make_strategy, strategy_for_round, strategy_source
+from selftrain.resources import job_gpus
 from selftrain.step import step
 from selftrain.tokenizer import load_tokenizer
 
@@ -15,13 +16,17 @@ if __name__ == "__main__":
     p, w = snakemake.params, snakemake.wildcards
     round_ = int(w["round"])
     with step(snakemake) as log:
-        where = f"condition {w['condition']} seed {w['seed']} round {round_}"
+        # a shared round 1 names the conditions that share it (from the config, not params: see sharing_conditions)
+        names = [w["condition"]] if "condition" in w.keys() else sharing_conditions(
+            snakemake.config, w["generation"], w["chain"] if "chain" in w.keys() else None)
+        owner = f"condition{'s' if len(names) > 1 else ''} {', '.join(names)}"
+        where = f"{owner} seed {w['seed']} round {round_}"
         backend = select_backend(p.generation["backend"])
-        sampling = p.condition["sampling"]
-        remote = trusts_remote_code(snakemake)
+        sampling = p.sampling
+        remote = p.trust_remote_code
         if backend == "vllm":
             tok = load_tokenizer(snakemake.input.model)
-            gpus = max(1, job_gpus(snakemake))
+            gpus = max(1, job_gpus(snakemake))  # vLLM on the GPU path: at least the one it runs on
             llm = vllm_llm(snakemake.input.model, p.seed, gpus, trust_remote_code=remote)
             sample, device = vllm_sampler(llm, sampling, p.seed), vllm_device()
         else:
@@ -29,8 +34,8 @@ if __name__ == "__main__":
             sample, device = hf_sampler(model, tok, sampling, p.seed), str(model.device)
         log(f"generation backend: {backend} on {device}")
         log.facts.update(generation_backend=backend, generation_device=device)
-        spec = strategy_for_round(p.condition["prompt"], round_)
-        source = strategy_source(p.condition["prompt"], round_)
+        spec = strategy_for_round(p.prompt, round_)
+        source = strategy_source(p.prompt, round_)
         docs = read_jsonl(snakemake.input[source]) if source else []
         try:
             strategy = make_strategy(spec, tok, docs, p.seed)

@@ -2,7 +2,7 @@
 
 With resources gpus > 1 the same code runs under torchrun, one process per GPU (training.sharding)."""
 
-from selftrain.modeling import trusts_remote_code
+from selftrain.config import runtime_settings
 from selftrain.resources import job_gpus
 from selftrain.resume_state import scratch_dir, scratch_root
 from selftrain.round_training import run_training
@@ -12,10 +12,12 @@ p, w = snakemake.params, snakemake.wildcards
 with step(snakemake) as log:
     spec = {
         "job": "round", "init": snakemake.input.init, "synthetic": list(snakemake.input.synthetic),
-        "real": snakemake.input.get("real"), "output": snakemake.output[0], "condition": p.condition,
-        "training": p.training, "seed": p.seed, "round": int(w["round"]),
+        "real": snakemake.input.get("real"), "output": snakemake.output[0],
+        "condition": {"data": p.data, "init": p.init},
+        # the resume cadence from the config, not params: changing it must not rebuild a checkpoint
+        "training": {**p.training, **runtime_settings(snakemake.config, w["model"], "training")}, "seed": p.seed, "round": int(w["round"]),
         "where": f"condition {w['condition']} seed {w['seed']} round {w['round']}",
-        "trust_remote_code": trusts_remote_code(snakemake),
+        "trust_remote_code": p.trust_remote_code,
         # from the config, not params: moving the scratch must not make Snakemake rebuild a checkpoint
         "scratch_root": scratch_root(snakemake.config.get("scratch_dir")),
     }

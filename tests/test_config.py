@@ -146,7 +146,9 @@ def test_grid_expands_into_named_conditions_merged_over_the_defaults():
     assert sorted(n for n in c["conditions"] if "__" not in n) == ["real_prefix", "unconditional"]
     r = resolve_condition(c, "prompt-real_prefix64__filter-ppl_q50__data-replace__init-base")
     assert r["prompt"] == {"strategy": "real_prefix", "prefix_tokens": 64}
-    assert r["filters"] == [{"name": "perplexity", "keep_fraction": 0.5}]
+    # the filter's own defaults (schema $defs.filters.perplexity) are filled in
+    assert r["filters"] == [{"name": "perplexity", "keep_fraction": 0.5, "scorer": "current", "band": "lowest",
+                             "batch_size": 16, "max_tokens": 512}]
     assert (r["init"], r["data"], r["sampling"]["max_new_tokens"]) == ("base", {"regime": "replace"}, 128)
     assert validate_config(c) == c  # a second validation changes nothing
 

@@ -11,7 +11,9 @@ SAMPLING = {"method": "sample", "temperature": 1.0, "top_p": 1.0, "top_k": 0, "m
 
 
 def run(model, tok, strategy="unconditional", budget=100, seed=3, batch_size=4, sampling=SAMPLING):
-    s = make_strategy({"strategy": strategy, "prefix_tokens": 4}, tok, sample_docs(), seed)
+    # prefix_tokens is a key of the prefix strategies only (unknown to unconditional)
+    spec = {"strategy": strategy, **({"prefix_tokens": 4} if strategy.endswith("prefix") else {})}
+    s = make_strategy(spec, tok, sample_docs(), seed)
     return generate_corpus(hf_sampler(model, tok, sampling, seed), tok, s, budget, sampling, batch_size, "round1",
                            log=lambda *a: None)
 

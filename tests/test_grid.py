@@ -14,7 +14,8 @@ CONDITIONS = ["drayson", "prompt-self_prefix8__filter-quality_dedup_ppl75__data-
               "prompt-topic__filter-quality_dedup_ppl75__data-accumulate", "unconditional_mix25"]
 # one thread per job: two jobs share the two cores (each job is mostly interpreter start-up)
 ONE_THREAD = ["--set-threads"] + [f"{r}=1" for r in ("train_tokenizer", "base_model", "evaluate_base", "generate",
-                                                     "filter_corpus", "train_round", "evaluate_round")]
+                                                     "generate_shared", "filter_corpus", "filter_shared",
+                                                     "train_round", "evaluate_round")]
 
 
 def read_jsonl(path):
@@ -35,7 +36,7 @@ def round_dir(wd, cond, rnd):
 
 def test_grid_conditions_are_the_dag_branches(grid_run):
     branches = [p.name for p in (grid_run / "results/pico").iterdir()
-                if p.name not in ("round0", "tokenizer") and not p.name.endswith(".prov.json")]
+                if p.name not in ("round0", "tokenizer", "shared") and not p.name.endswith(".prov.json")]
     assert sorted(branches) == CONDITIONS
     summary = (grid_run / "results/summary.csv").read_text().splitlines()
     heldout = [r for r in summary if ",perplexity,heldout," in r]
@@ -113,8 +114,10 @@ def test_emptied_corpus_and_unmet_budget_stop_naming_condition_and_round(grid_ru
     proc = snakemake(grid_run, *targets, "--keep-going", *ONE_THREAD, check=False)
     assert proc.returncode != 0
     logs = grid_run / "results/logs/pico"
-    assert ("condition empty seed 0 round 1: the filters ['quality'] removed every document"
-            in (logs / "empty/seed0/round1/filter_corpus.log").read_text())
+    # round 1 is filtered in the shared folder of its generation and chain; the message names the condition
+    shared_logs = [p.read_text() for p in (logs / "shared/seed0/round1").glob("gen-*/filters-*/filter_corpus.log")]
+    assert any("condition empty seed 0 round 1: the filters ['quality'] removed every document" in t
+               for t in shared_logs)
     assert ("condition overbudget seed 0 round 1: data regime accumulate_subsample:"
             in (logs / "overbudget/seed0/round1/train_round.log").read_text())
     assert not (grid_run / targets[0]).exists() and not (grid_run / targets[1]).exists()

@@ -51,12 +51,14 @@ def test_self_prefix_without_documents_is_an_error(tiny_tokenizer):
 
 def test_self_prefix_round_one_falls_back_and_later_rounds_read_the_previous_corpus():
     spec = {"strategy": "self_prefix", "prefix_tokens": 8}
-    assert strategy_for_round(spec, 1) == {"strategy": "unconditional", "prefix_tokens": 8}
+    # only the keys the round-1 strategy declares: the round-1 spec equals an unconditional condition's
+    assert strategy_for_round(spec, 1) == {"strategy": "unconditional"}
+    assert strategy_for_round({**spec, "first_round": "real_prefix"}, 1) == {"strategy": "real_prefix", "prefix_tokens": 8}
     assert strategy_for_round(spec, 2) == spec
     assert strategy_source(spec, 1) is None and strategy_source(spec, 2) == "previous"
     real_first = {**spec, "first_round": "real_prefix"}
     assert strategy_source(real_first, 1) == "real" and strategy_source(real_first, 3) == "previous"
     assert strategy_source({"strategy": "real_prefix"}, 2) == "real"
     assert strategy_source({"strategy": "topic"}, 1) is None
-    with pytest.raises(ValueError, match="unknown strategy 'typo'"):
+    with pytest.raises(ValueError, match="config key 'prompt.strategy': 'typo' is not one of"):
         strategy_source({"strategy": "typo"}, 1)

@@ -35,7 +35,8 @@ PICO_TRAIN = {"mem_mb": 1500, "cpus_per_task": 1}
 EXPECTED = {  # rule: (memory, CPUs, time limit) requested from Slurm
     "prepare_corpus": ("900M", "1", "00:05:00"), "train_tokenizer": ("900M", "2", "00:05:00"),
     "base_model": ("1100M", "2", "00:06:00"), "evaluate_base": ("1400M", "2", "00:10:00"),
-    "generate": ("1200M", "2", "00:07:00"), "filter_corpus": ("700M", "1", "00:08:00"),
+    # round 1 is generated and filtered in the shared folder (link_shared_round is a local rule: no Slurm job)
+    "generate_shared": ("1200M", "2", "00:07:00"), "filter_shared": ("700M", "1", "00:08:00"),
     "train_round": ("1500M", "1", "00:09:00"), "evaluate_round": ("1400M", "2", "00:10:00"),
     "aggregate": ("800M", "1", "00:11:00"), "plot": ("800M", "1", "00:11:00"),
     "build_task": ("900M", "1", "00:05:00"), "prepare_perplexity_set": ("900M", "1", "00:05:00"),

@@ -141,8 +141,10 @@ def test_raising_rounds_and_adding_a_condition_schedule_only_new_jobs(run_a):
     cfg = json.loads(json.dumps(TINY))
     cfg["conditions"]["greedy"] = {"prompt": {"strategy": "unconditional"}, "sampling": {"method": "greedy"}}
     write_config(run_a, cfg)
+    # round 1 of a new sampling preset is a new shared generation, linked into the condition's folder
     assert jobs_of(snakemake(run_a, "-n", "results/figures/collapse.pdf").stdout) == {
-        "generate": 2, "filter_corpus": 2, "train_round": 2, "evaluate_round": 2, "aggregate": 1, "plot": 1}
+        "generate_shared": 1, "filter_shared": 1, "link_shared_round": 1, "generate": 1, "filter_corpus": 1,
+        "train_round": 2, "evaluate_round": 2, "aggregate": 1, "plot": 1}
     write_config(run_a, TINY)
 
 
@@ -152,14 +154,16 @@ def test_same_config_and_seed_give_identical_bytes(run_a, tmp_path):
     snakemake(wd, "results/figures/collapse.pdf", "results/manifest.json")
     files = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*")
                    if p.suffix in (".jsonl", ".csv") or p.name in ("eval.json", "filter_stats.json", "collapse.pdf"))
-    # data, tasks, ood set, rounds x (gen, filt, stats, eval), base eval, summary (+ intervals), pdf
-    assert len(files) == 2 + 2 + 1 + 4 * 4 + 1 + 2 + 1
+    # data, tasks, ood set, rounds x (gen, filt, stats, eval), shared round 1 x (gen, filt, stats), base eval,
+    # summary (+ intervals), pdf
+    assert len(files) == 2 + 2 + 1 + 4 * 4 + 2 * 3 + 1 + 2 + 1
     for rel in files:
         assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
     # provenance records and the manifest hold no time stamp: the same bytes too
     records = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*.prov.json"))
-    # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, summary + intervals, figures, manifest
-    assert len(records) == 3 + 2 + 1 + 1 + 1 + 2 + 4 * 5 + 2 + 2 + 1
+    # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, shared round 1, summary + intervals,
+    # figures, manifest
+    assert len(records) == 3 + 2 + 1 + 1 + 1 + 2 + 4 * 5 + 2 * 3 + 2 + 2 + 1
     for rel in records + [Path("results/manifest.json")]:
         assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
 
@@ -179,8 +183,9 @@ def test_every_target_has_a_record_and_the_manifest_verifies(run_a):
         assert facts == {"evaluation_backend": "hf", "evaluation_device": "cpu"}
     assert len(rec["code"]["commit"]) == 40
     manifest = json.loads((run_a / "results/manifest.json").read_text())
-    # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, aggregate + plot
-    assert len(manifest["jobs"]) == 1 + 2 + 1 + 1 + 1 + 2 + 4 * 4 + 2
+    # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds (round 1: link, train, evaluate),
+    # shared round 1 (generate, filter), aggregate + plot
+    assert len(manifest["jobs"]) == 1 + 2 + 1 + 1 + 1 + 2 + (2 * 4 + 2 * 3) + 2 * 2 + 2
     verify = [sys.executable, str(ROOT / "scripts/verify_manifest.py"), "--verify"]
     assert subprocess.run(verify, cwd=run_a, capture_output=True).returncode == 0
     target = run_a / "results/pico/real_prefix/seed0/round1/filter_stats.json"
@@ -265,9 +270,11 @@ def test_a_changed_input_cannot_rebuild_a_protected_checkpoint(run_a):
         weights = (wd / ckpt / "model.safetensors").read_bytes()
         # the upstream corpus changes (Snakemake compares small inputs' checksums, so a touch alone would not do)
         corpus = (wd / ckpt).with_name("filtered.jsonl")
-        doc = json.loads(corpus.read_text().splitlines()[0])
+        # copies of ten documents: more tokens than one packed block, so the training data surely changes (one
+        # short copy can end up in the partial last block, which packing drops)
+        docs = [json.loads(line) for line in corpus.read_text().splitlines()[:10]]
         with open(corpus, "a") as f:
-            f.write(json.dumps(dict(doc, id=doc["id"] + "-again")) + "\n")
+            f.writelines(json.dumps(dict(doc, id=doc["id"] + "-again")) + "\n" for doc in docs)
         cmd = prefix + [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(wd), "--configfile", str(wd / "config.yaml"),
                         "--cores", "2", ckpt, "--rerun-triggers", "mtime"]
         env = dict(os.environ, HOME=str(wd), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from selftrain.config import resolve_condition, shared_round_keys, validate_config
 from test_workflow import ROOT, SNAKEMAKE, TINY, snakemake, write_config
 
 KILL = json.loads(json.dumps(TINY))
@@ -20,6 +21,9 @@ KILL.update(seed=3, rounds=1, conditions={"unconditional": {"prompt": {"strategy
 KILL["models"]["pico"]["base"]["training"].update(max_steps=100, save_every=20)
 KILL["training"].update(epochs=20, save_every=10)
 STATUS = [sys.executable, str(ROOT / "scripts/status.py")]
+# the folder of the round-1 generation unconditional shares
+SHARED = shared_round_keys(resolve_condition(validate_config(json.loads(json.dumps(KILL)), check_tasks=False),
+                                             "unconditional"))[0]
 
 
 def run_until(workdir, log, text, timeout=600, target="results/manifest.json"):
@@ -71,10 +75,11 @@ def test_killed_runs_resume_to_the_bytes_of_an_uninterrupted_run(reference, tmp_
     assert run_until(wd, "results/logs/pico/round0/base_model.log", "resume state saved at step 40")
     assert not (res / "pico/round0/checkpoint").exists()
     assert (res / ".scratch/pico/round0/checkpoint/state.json").is_file()
-    # 2. generation, before its corpus is written
-    assert run_until(wd, "results/logs/pico/unconditional/seed0/round1/generate.log", "rule generate")
+    # 2. generation (round 1: the shared one), before its corpus is written
+    assert run_until(wd, f"results/logs/pico/shared/seed0/round1/{SHARED}/generate.log", "rule generate_shared")
     assert not (rnd / "generated.jsonl").exists() and (res / "pico/round0/checkpoint.prov.json").is_file()
-    assert status_of(wd, "unconditional")[-1] == "failed (generate)"
+    assert status_of(wd, "shared")[-1] == "failed (generate_shared)"
+    assert status_of(wd, "unconditional")[-1] == "pending (link_shared_round)"
     # 3. the round's continual pre-training, after a resume state
     assert run_until(wd, "results/logs/pico/unconditional/seed0/round1/train_round.log", "resume state saved at step 20")
     assert not (rnd / "checkpoint").exists()
@@ -124,8 +129,9 @@ def test_a_filter_that_empties_the_corpus_fails_and_keeps_what_was_built(referen
         assert "condition strict seed 0 round 1: the filters ['min_length'] removed every document" in proc.stdout + proc.stderr
         after = outputs(reference)
         assert {p: after[p] for p in before} == before  # nothing already built is lost or changed
-        assert Path("pico/strict/seed0/round1/generated.jsonl") in after
-        assert status_of(reference, "strict") == ["done", "failed (filter_corpus)"]
+        # its round 1 shares unconditional's generation; the filtering of that corpus by its chain failed
+        assert status_of(reference, "shared") == ["done", "failed (filter_shared)"]
+        assert status_of(reference, "strict") == ["done", "pending (link_shared_round)"]
     finally:
         write_config(reference, KILL)
 

@@ -29,20 +29,43 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+def _is_integer(checker, instance) -> bool:
+    # JSON Schema counts 3.0 as an integer; here a float is refused where an integer is meant: `seed: 1234.0`
+    # would change every derived seed (derive_seed hashes the text "1234.0") and `rounds: 3.0` breaks range()
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 def _validator(schema: dict, fill_defaults: bool):
     import jsonschema
 
-    cls = jsonschema.Draft202012Validator
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine("integer", _is_integer)
+    validators = {}
     if fill_defaults:
         def set_defaults(validator, properties, instance, schema):
             if isinstance(instance, dict):
                 for key, sub in properties.items():
                     if "default" in sub and key not in instance:
                         instance[key] = copy.deepcopy(sub["default"])
-            yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+            yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
 
-        cls = jsonschema.validators.extend(cls, {"properties": set_defaults})
-    return cls(schema)
+        validators["properties"] = set_defaults
+    return jsonschema.validators.extend(base, validators, type_checker=checker)(schema)
+
+
+def _explain(e) -> str:
+    """What a schema error allows, in words (jsonschema's own message where it already says so)."""
+    if "propertyNames" in e.absolute_schema_path:
+        if e.validator == "pattern":
+            return f"name {e.instance!r} must match {e.validator_value}"
+        if e.validator == "maxLength":
+            return f"name {e.instance[:40]!r}... is {len(e.instance)} characters (at most {e.validator_value}: it is a path component)"
+        if e.validator == "not":
+            return f"name {e.instance!r} is reserved (the pipeline's own entries: {', '.join(e.validator_value['enum'])})"
+    if e.validator == "type" and e.validator_value == "integer" and isinstance(e.instance, float):
+        return f"{e.instance!r} is not an integer (write {int(e.instance)} if that is meant)" if e.instance.is_integer() \
+            else f"{e.instance!r} is not an integer"
+    return e.message
 
 
 def _check(schema: dict, instance, where: str = "", fill_defaults: bool = False) -> None:
@@ -58,21 +81,48 @@ def _check(schema: dict, instance, where: str = "", fill_defaults: bool = False)
                     lines.append(f"config key '{key}': unknown key (allowed: {', '.join(sorted(allowed))})")
                 continue
             key = ".".join(filter(None, parts)) or "<top level>"
-            lines.append(f"config key '{key}': {e.message}")
-        raise InputError("invalid config:\n  " + "\n  ".join(lines))
+            lines.append(f"config key '{key}': {_explain(e)}")
+        raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(lines)))
 
 
-def validate_config(config: dict, schema: dict | None = None) -> dict:
-    """Validate config in place (unknown keys, types, ranges), fill defaults, check cross-key rules."""
+def top_level_only(schema: dict) -> list[tuple[str, ...]]:
+    """Key paths of the evaluation section marked top_level_only in the schema (read once, not per model)."""
+    out = []
+
+    def walk(node, path):
+        for key, sub in node.get("properties", {}).items():
+            if sub.get("top_level_only"):
+                out.append(path + (key,))
+            walk(sub, path + (key,))
+
+    walk(schema["$defs"]["evaluation"], ())
+    return out
+
+
+# per-model overrides are checked against their section's schema without filling defaults: a default filled
+# into models.<m>.training would shadow the top-level value on merging
+_MODEL_SECTIONS = ("generation", "training", "evaluation")
+
+
+def validate_config(config: dict, schema: dict | None = None, check_tasks: bool = True) -> dict:
+    """Validate config in place (unknown keys, types, ranges), fill defaults, check cross-key rules; with
+    check_tasks, downstream task names against lm-eval's task index (seconds: the workflow's main process only)."""
     schema = schema or load_schema()
     _check(schema, config)
     later = {k: config.pop(k) for k in _MERGED_LATER if k in config}
+    overrides = {m: {s: spec.pop(s) for s in _MODEL_SECTIONS if s in spec} for m, spec in config["models"].items()}
     _check(dict(schema, required=[]), config, fill_defaults=True)
     config.update(later)
+    for m, sections in overrides.items():
+        config["models"][m].update(sections)
+    check_top_level_only(config, schema)
     config.setdefault("condition_defaults", {})
     config.setdefault("conditions", {})
     # expanded once: the grid key is consumed so that rules (and a second validation) see plain conditions
-    for name, cond in expand_grid(config.pop("grid", None) or {}).items():
+    points = expand_grid(config.pop("grid", None) or {})
+    _check({"type": "object", "propertyNames": schema["properties"]["conditions"]["propertyNames"]}, points,
+           where="conditions (grid point)")
+    for name, cond in points.items():
         if name in config["conditions"]:
             raise InputError(f"invalid config:\n  config key 'conditions.{name}': also a grid point; rename one")
         config["conditions"][name] = cond
@@ -91,7 +141,25 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
             if key not in config["corpus"]:
                 raise InputError(f"invalid config:\n  config key 'corpus.{key}': required for source 'hf'")
     check_budgets(config)
+    if check_tasks:
+        check_task_names(config)
     return config
+
+
+def check_top_level_only(config: dict, schema: dict) -> None:
+    """A per-model value of a top_level_only key would be dropped silently: refuse it."""
+    problems = []
+    for model, spec in config["models"].items():
+        for path in top_level_only(schema):
+            node = spec.get("evaluation", {})
+            for key in path:
+                node = node.get(key) if isinstance(node, dict) else None
+            if node is not None:
+                key = ".".join(path)
+                problems.append(f"config key 'models.{model}.evaluation.{key}': top level only (one value for all "
+                                f"models: set evaluation.{key})")
+    if problems:
+        raise InputError("invalid config:\n  " + "\n  ".join(problems))
 
 
 def _where(config: dict, model: str, section: str, key: str) -> str:
@@ -120,6 +188,55 @@ def check_budgets(config: dict) -> None:
                 if value > arch["max_position_embeddings"]:
                     problems.append(f"config key '{key}': {value} exceeds models.{model}.base.architecture."
                                     f"max_position_embeddings {arch['max_position_embeddings']}")
+        context = arch["max_position_embeddings"] if arch else None
+        evaluation = model_section(config, model, "evaluation")
+        if context and evaluation["max_length"] and evaluation["max_length"] > context:
+            # positions the model never saw in training: perplexity inflates silently instead of failing
+            problems.append(f"config key '{_where(config, model, 'evaluation', 'max_length')}': {evaluation['max_length']} "
+                            f"exceeds models.{model}.base.architecture.max_position_embeddings {context}")
+        for name in config["conditions"] if context else ():
+            cond = resolve_condition(config, name)
+            longest = 1 + cond["prompt"].get("prefix_tokens", 0) + cond["sampling"]["max_new_tokens"]
+            if cond["prompt"]["strategy"] != "topic" and longest > context:
+                problems.append(f"config key 'conditions.{name}.sampling.max_new_tokens': BOS + prompt + "
+                                f"{cond['sampling']['max_new_tokens']} new tokens = {longest} positions exceed "
+                                f"models.{model}.base.architecture.max_position_embeddings {context}")
+    if problems:
+        raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(problems)))
+
+
+@functools.lru_cache(maxsize=1)
+def lm_eval_task_names() -> frozenset | None:
+    """Task, group and tag names of the YAML files lm-eval ships (lm_eval/tasks/**.yaml), read as text (its
+    TaskManager would import every task); None when lm-eval is not installed where the workflow runs."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("lm_eval")
+    if spec is None or not spec.origin:
+        return None
+    line = re.compile(r"^(?:task|group|tag):\s*['\"]?([A-Za-z0-9_.\-]+)", re.M)
+    names = set()
+    for path in Path(spec.origin).parent.joinpath("tasks").rglob("*.y*ml"):
+        names.update(line.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return frozenset(names)
+
+
+def check_task_names(config: dict) -> None:
+    """Every downstream task is a local task (downstream.LOCAL_TASKS) or one lm-eval knows, before any job."""
+    from .downstream import LOCAL_TASKS
+
+    problems = []
+    for model in config["models"]:
+        tasks = model_section(config, model, "evaluation")["downstream"]["tasks"]
+        for i, t in enumerate(tasks):
+            if t["name"] in LOCAL_TASKS:
+                continue
+            known = lm_eval_task_names()
+            if known is not None and t["name"] not in known:
+                where = _where(config, model, "evaluation", "downstream")
+                problems.append(f"config key '{where}.tasks.{i}.name': lm-eval has no task {t['name']!r} (a local task "
+                                f"{', '.join(sorted(LOCAL_TASKS))} or a task of lm-eval's index)")
     if problems:
         raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(problems)))
 
@@ -145,6 +262,13 @@ def check_paths(config: dict, root: str | Path = ".") -> None:
         elif not any(path.glob("*.safetensors")):
             problems.append(f"config key 'models.{model}.base.path': no safetensors weights in {base['path']!r} "
                             "(pickled weights are refused)")
+        else:
+            # a local checkpoint's context is known before any job (a hub model's only once it is fetched)
+            context = json.loads((path / "config.json").read_text()).get("max_position_embeddings")
+            max_length = model_section(config, model, "evaluation")["max_length"]
+            if context and max_length and max_length > context:
+                problems.append(f"config key '{_where(config, model, 'evaluation', 'max_length')}': {max_length} "
+                                f"exceeds max_position_embeddings {context} of {base['path']}/config.json")
     if problems:
         raise InputError("invalid config:\n  " + "\n  ".join(problems))
 
@@ -189,6 +313,148 @@ def model_section(config: dict, model: str, section: str) -> dict:
     return deep_merge(config.get(section, {}), config["models"][model].get(section, {}))
 
 
+# keys that cannot change an output's bytes (resume cadence, a backend's memory share): a job reads them from
+# the config at run time instead of its params, so that changing one reruns nothing (Snakemake reruns a job
+# whose params changed)
+RUNTIME_ONLY = {"training": ("save_every",), "evaluation": ("gpu_memory_utilization",)}
+
+
+def job_section(config: dict, model: str, section: str) -> dict:
+    """model_section without its RUNTIME_ONLY keys: what a job's params carry."""
+    merged = model_section(config, model, section)
+    return {k: v for k, v in merged.items() if k not in RUNTIME_ONLY.get(section, ())}
+
+
+def runtime_settings(config: dict, model: str, section: str) -> dict:
+    """The RUNTIME_ONLY keys of a model's section, read by the job from snakemake.config."""
+    merged = model_section(config, model, section)
+    return {k: merged[k] for k in RUNTIME_ONLY.get(section, ()) if k in merged}
+
+
 def slice_hash(obj) -> str:
     """Short SHA-256 of a config slice's canonical JSON."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# plugin families: the schema definition of the family, where each plugin's own definition lives, and the key
+# that names the plugin
+PLUGIN_FAMILIES = {"prompt": ("prompts", "strategy"), "filter": ("filters", "name"), "data": ("regimes", "regime")}
+
+
+def plugin_spec(family: str, spec: dict) -> dict:
+    """A prompt, filter or data-regime spec checked against its own plugin's keys in the schema, with that
+    plugin's defaults filled (a copy): what the plugin's constructor receives. Bad keys raise InputError."""
+    schema = load_schema()
+    spec = copy.deepcopy(spec)
+    _check({"$defs": schema["$defs"], **schema["$defs"][family]}, spec, where=family, fill_defaults=True)
+    return spec
+
+
+def plugin_keys(family: str, name: str) -> set[str]:
+    """The keys one plugin (e.g. prompt strategy real_prefix) declares in the schema."""
+    defs, _ = PLUGIN_FAMILIES[family]
+    return set(load_schema()["$defs"][defs][name]["properties"])
+
+
+def plugin_class(family: str, registry: dict, spec: dict):
+    """(the registered class a spec names, the spec checked and filled by plugin_spec)."""
+    spec = plugin_spec(family, spec)
+    return registry[spec[PLUGIN_FAMILIES[family][1]]], spec
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A YAML (or JSON) config file read strictly: bad bytes, syntax errors and duplicate keys are one
+    InputError line naming the file and line."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: byte 0x{raw[e.start]:02x} is not UTF-8 (config files are UTF-8 text)") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise InputError(f"{where}: {e.problem or e.context}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a config file is a mapping of keys at the top level")
+    return data
+
+
+def read_config_files(paths: list[str | Path]) -> list[tuple[str, dict]]:
+    """(path, data) of each config file, lowest precedence first, each read by read_config_file."""
+    return [(str(p), read_config_file(p)) for p in paths]
+
+
+def _holds(data, parts: list[str]) -> int:
+    """How many leading parts of a key path a config file's data holds."""
+    n = 0
+    for part in parts:
+        if isinstance(data, dict) and part in data:
+            data, n = data[part], n + 1
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data, n = data[int(part)], n + 1
+        else:
+            break
+    return n
+
+
+def locate(error: InputError, sources: list[tuple[str, dict]]) -> InputError:
+    """The error with each "config key 'k'" line prefixed by the file that sets k (the highest-precedence
+    file holding the longest part of its path)."""
+    if not sources:
+        return error
+    lines = []
+    for line in str(error).split("\n"):
+        head = line.lstrip()
+        if head.startswith("config key '"):
+            parts = head[len("config key '"):].split("'", 1)[0].split(".")
+            depth = [_holds(data, parts) for _, data in sources]
+            best = max(range(len(sources)), key=lambda i: (depth[i], i))
+            line = line[: len(line) - len(head)] + f"{sources[best][0]}: " + head
+        lines.append(line)
+    return InputError("\n".join(lines))
+
+
+def round1_generation(condition: dict) -> dict:
+    """What a resolved condition's round-1 generation reads besides the base model: the prompt spec in force
+    at round 1 and the sampling preset. Conditions equal in these share round 1's corpus."""
+    from .prompts import strategy_for_round
+
+    return {"prompt": strategy_for_round(condition["prompt"], 1), "sampling": condition["sampling"]}
+
+
+def shared_round_keys(condition: dict) -> tuple[str, str]:
+    """(generation, chain): the folder names of a resolved condition's shared round 1 under
+    results/<model>/shared/seed<s>/round1/, slice hashes of round1_generation and of its filter chain."""
+    return "gen-" + slice_hash(round1_generation(condition)), "filters-" + slice_hash(condition["filters"])
+
+
+def sharing_conditions(config: dict, generation: str, chain: str | None = None) -> list[str]:
+    """The conditions whose round 1 is the shared generation (and filter chain): named in a shared job's
+    messages, never in its params (renaming a condition must not rerun it)."""
+    out = []
+    for name in sorted(config["conditions"]):
+        g, c = shared_round_keys(resolve_condition(config, name))
+        if g == generation and chain in (None, c):
+            out.append(name)
+    return out

@@ -9,6 +9,8 @@ from collections import Counter
 
 import numpy as np
 
+from .config import plugin_class
+
 
 class EmptyCorpusError(RuntimeError):
     """A filter chain (or a generator) left no document to train on."""
@@ -17,19 +19,24 @@ class EmptyCorpusError(RuntimeError):
 class DocumentFilter:
     """Interface: keep(docs) -> one bool per document; params() -> thresholds for filter_stats.json.
 
-    `context` maps what a filter may read to file paths: "model" (round r-1's checkpoint), "base" (the
-    round-0 checkpoint), "real" (held-in real documents), "reference" (round 1's generated corpus);
-    needs(spec) names the ones a filter reads, so the workflow makes them inputs. keep() may fill
-    self.details (measured thresholds, per-reason counts) for filter_stats.json."""
+    Like prompting strategies and data regimes: `spec` is the filter's config, its keys and defaults declared
+    once in the schema ($defs.filters.<name>) and filled by apply_filters. `context` maps what a filter may
+    read to file paths: "model" (round r-1's checkpoint), "base" (the round-0 checkpoint), "real" (held-in
+    real documents), "reference" (round 1's generated corpus); reads(spec) names the ones a filter reads, so
+    the workflow makes them inputs. keep() may fill self.details (measured thresholds, per-reason counts) for
+    filter_stats.json. trust_remote_code: whether a checkpoint's own model code may run
+    (models.<model>.base.trust_remote_code)."""
 
     name = ""
 
-    def __init__(self, spec: dict, tokenizer, context: dict | None = None, seed: int = 0):
+    def __init__(self, spec: dict, tokenizer, context: dict | None = None, seed: int = 0,
+                 trust_remote_code: bool = False):
         self.spec, self.tokenizer, self.context, self.seed = spec, tokenizer, context or {}, seed
+        self.trust_remote_code = trust_remote_code
         self.details: dict = {}
 
-    @staticmethod
-    def needs(spec: dict) -> set[str]:
+    @classmethod
+    def reads(cls, spec: dict) -> set[str]:
         return set()
 
     def keep(self, docs: list[dict]) -> list[bool]:
@@ -54,7 +61,7 @@ class MinLength(DocumentFilter):
     name = "min_length"
 
     def keep(self, docs):
-        k = self.spec.get("min_tokens", 1)
+        k = self.spec["min_tokens"]
         return [d["meta"]["n_tokens"] >= k if "n_tokens" in d.get("meta", {}) else
                 len(self.tokenizer(d["text"], add_special_tokens=False)["input_ids"]) >= k for d in docs]
 
@@ -78,21 +85,22 @@ class PerplexityBand(DocumentFilter):
 
     name = "perplexity"
 
-    @staticmethod
-    def needs(spec):
-        return {"base" if spec.get("scorer", "current") == "base" else "model"}
+    @classmethod
+    def reads(cls, spec):
+        return {"base" if spec["scorer"] == "base" else "model"}
 
     def keep(self, docs):
         import torch
 
         from .modeling import load_checkpoint
 
-        path = self.context["base" if self.spec.get("scorer", "current") == "base" else "model"]
+        path = self.context["base" if self.spec["scorer"] == "base" else "model"]
         gpu = torch.cuda.is_available()
-        model, tok = load_checkpoint(path, device="cuda" if gpu else "cpu", dtype=torch.bfloat16 if gpu else None)
+        model, tok = load_checkpoint(path, device="cuda" if gpu else "cpu", dtype=torch.bfloat16 if gpu else None,
+                                     trust_remote_code=self.trust_remote_code)
         scores = document_perplexities(model, tok, [d["text"] for d in docs],
-                                       self.spec.get("batch_size", 16), self.spec.get("max_tokens", 512))
-        mask, self.details = band_mask(scores, self.spec.get("keep_fraction", 0.5), self.spec.get("band", "lowest"))
+                                       self.spec["batch_size"], self.spec["max_tokens"])
+        mask, self.details = band_mask(scores, self.spec["keep_fraction"], self.spec["band"])
         self.details["scored_median"] = round(float(np.median(scores)), 6) if scores else None
         return mask
 
@@ -113,14 +121,6 @@ def document_perplexities(model, tokenizer, texts: list[str], batch_size: int, m
     for i, ll in zip(scored, lls):
         out[i] = math.exp(-ll / (len(ids[i]) - 1))
     return out
-
-
-QUALITY_DEFAULTS = {
-    "min_words": 5, "max_words": 100000, "max_symbol_ratio": 0.1, "min_alpha_word_fraction": 0.8,
-    "max_duplicate_line_fraction": 0.3,
-    "max_top_ngram_fraction": {2: 0.20, 3: 0.18, 4: 0.16},
-    "max_duplicate_ngram_fraction": {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
-}
 
 
 def top_ngram_fraction(words: list[str], n: int) -> float:
@@ -174,8 +174,7 @@ class Quality(DocumentFilter):
     name = "quality"
 
     def keep(self, docs):
-        t = {**QUALITY_DEFAULTS, **{k: v for k, v in self.spec.items() if k != "name"}}
-        reasons = [quality_failure(d["text"], t) for d in docs]
+        reasons = [quality_failure(d["text"], self.spec) for d in docs]
         self.details = {"removed_by": dict(sorted(Counter(r for r in reasons if r).items()))}
         return [r is None for r in reasons]
 
@@ -196,8 +195,7 @@ class Dedup(DocumentFilter):
     def keep(self, docs):
         from datasketch import MinHash, MinHashLSH
 
-        threshold, num_perm = self.spec.get("threshold", 0.8), self.spec.get("num_perm", 128)
-        n = self.spec.get("shingle_words", 5)
+        threshold, num_perm, n = self.spec["threshold"], self.spec["num_perm"], self.spec["shingle_words"]
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         seen, signatures, mask, exact, near = set(), {}, [], 0, 0
         for i, d in enumerate(docs):
@@ -253,8 +251,8 @@ class Detector(DocumentFilter):
 
     name = "detector"
 
-    @staticmethod
-    def needs(spec):
+    @classmethod
+    def reads(cls, spec):
         return {"real", "reference"}
 
     def keep(self, docs):
@@ -264,23 +262,23 @@ class Detector(DocumentFilter):
         real = read_jsonl(self.context["real"])
         rng = np.random.default_rng(self.seed)
         # balanced classes (as many real as machine examples), else the classifier learns the prior
-        n_human = min(len(real), len(machine), self.spec.get("max_train_documents", 2000))
+        n_human = min(len(real), len(machine), self.spec["max_train_documents"])
         pick = sorted(rng.permutation(len(real))[:n_human])
         # a random window of each real document, as long as a typical generation: length is no cue,
         # and document heads (titles, stage directions) are not over-represented
         width = int(np.median([len(t) for t in machine])) if machine else 0
         starts = [int(rng.integers(0, max(1, len(real[i]["text"]) - width))) for i in pick]
         human = [real[i]["text"][s : s + width] for i, s in zip(pick, starts)]
-        dim = self.spec.get("features", 4096)
+        dim = self.spec["features"]
         x = hashed_features(human + machine, dim)
         y = np.array([1.0] * len(human) + [0.0] * len(machine))
-        w, b = train_logistic(x, y, self.spec.get("steps", 300), self.spec.get("lr", 5.0), self.spec.get("l2", 1e-4))
+        w, b = train_logistic(x, y, self.spec["steps"], self.spec["lr"], self.spec["l2"])
         train_acc = float((((x @ w + b) > 0) == (y > 0.5)).mean())
         texts = [d["text"] for d in docs]
         # scored in chunks: the dense feature matrix of a whole round would not fit in memory
         logits = np.concatenate([hashed_features(texts[i : i + 1000], dim) @ w + b for i in range(0, len(texts), 1000)])
         p_human = 1 / (1 + np.exp(-logits))
-        mask, band = band_mask([float(p) for p in p_human], self.spec.get("keep_fraction", 0.5), "highest")
+        mask, band = band_mask([float(p) for p in p_human], self.spec["keep_fraction"], "highest")
         self.details = {"train_documents": {"human": len(human), "machine": len(machine)},
                         "train_accuracy": round(train_acc, 6),
                         "human_probability_kept_min": band.get("kept_min"),
@@ -295,20 +293,18 @@ def filter_needs(specs: list[dict]) -> set[str]:
     """The context entries (model, base, real, reference) a filter chain reads."""
     needs = set()
     for spec in specs or []:
-        if spec["name"] not in FILTERS:
-            raise ValueError(f"filters: unknown filter {spec['name']!r} (one of {sorted(FILTERS)})")
-        needs |= FILTERS[spec["name"]].needs(spec)
+        cls, spec = plugin_class("filter", FILTERS, spec)
+        needs |= cls.reads(spec)
     return needs
 
 
 def apply_filters(docs: list[dict], specs: list[dict], tokenizer, where: str, context: dict | None = None,
-                  seed: int = 0) -> tuple[list[dict], dict]:
+                  seed: int = 0, trust_remote_code: bool = False) -> tuple[list[dict], dict]:
     """Run the filter chain; returns (kept documents, stats). An emptied corpus is an error naming `where`."""
     stats = {"input_documents": len(docs), "steps": []}
     for spec in specs or [{"name": "none"}]:
-        if spec["name"] not in FILTERS:
-            raise ValueError(f"{where}: unknown filter {spec['name']!r} (one of {sorted(FILTERS)})")
-        f = FILTERS[spec["name"]](spec, tokenizer, context, seed)
+        cls, spec = plugin_class("filter", FILTERS, spec)
+        f = cls(spec, tokenizer, context, seed, trust_remote_code)
         mask = f.keep(docs) if docs else []
         kept = [d for d, k in zip(docs, mask) if k]
         step = {"name": f.name, "params": f.params(), "input": len(docs), "kept": len(kept),

@@ -59,8 +59,3 @@ def load_checkpoint(path: str | Path, device: str = "cpu", dtype=None, trust_rem
     model.eval()
     return model, load_tokenizer(path)
 
-
-def trusts_remote_code(smk) -> bool:
-    """Whether a step may run model code shipped with its model's checkpoint: only where the config's
-    models.<model>.base.trust_remote_code says so explicitly."""
-    return bool(smk.config["models"][smk.wildcards["model"]]["base"].get("trust_remote_code", False))

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import plugin_class, plugin_keys
+
 
 class PromptStrategy:
     """Interface: prompt_ids(j) gives the prompt (token ids, BOS first) of generated document j.
 
-    `real_docs` holds the documents the strategy draws prompts from: held-in real documents for
-    real_prefix, the previous round's generated corpus for self_prefix (see strategy_for_round)."""
+    Like filters and data regimes: `spec` is the strategy's config, its keys and defaults declared once in
+    the schema ($defs.prompts.<name>) and filled by make_strategy; reads(spec) names the workflow inputs the
+    strategy reads ("real": held-in real documents, "previous": the previous round's generated corpus), and
+    `real_docs` holds those documents."""
 
     name = ""
-    source = None  # which documents the strategy reads: None, "real" or "previous"
+
+    @classmethod
+    def reads(cls, spec: dict) -> set[str]:
+        return set()
 
     def __init__(self, spec: dict, tokenizer, real_docs: list[dict], seed: int):
         self.spec, self.tokenizer, self.seed = spec, tokenizer, seed
@@ -34,13 +41,16 @@ class RealPrefix(PromptStrategy):
     """The first k tokens of held-in real documents, in a seeded order that cycles."""
 
     name = "real_prefix"
-    source = "real"
+
+    @classmethod
+    def reads(cls, spec):
+        return {"real"}
 
     def __init__(self, spec, tokenizer, real_docs, seed):
         super().__init__(spec, tokenizer, real_docs, seed)
         if not real_docs:
             raise ValueError(f"prompt strategy {self.name} needs documents to take prefixes from")
-        k = spec.get("prefix_tokens", 16)
+        k = spec["prefix_tokens"]
         # only the head of each document is needed: cut before tokenizing
         heads = [d["text"][: 16 * k] for d in real_docs]
         ids = tokenizer(heads, add_special_tokens=False)["input_ids"]
@@ -58,12 +68,10 @@ class SelfPrefix(RealPrefix):
     (strategy_for_round), unconditional by default so that no real text enters the prompts."""
 
     name = "self_prefix"
-    source = "previous"
 
-
-# Cosmopedia-style seed prompts: templates crossed with a topic list
-DEFAULT_TEMPLATES = ["{topic}"]
-DEFAULT_TOPICS = ["love", "war", "the king", "the sea", "a letter", "the night", "honour", "a feast"]
+    @classmethod
+    def reads(cls, spec):
+        return {"previous"}
 
 
 class Topic(PromptStrategy):
@@ -74,9 +82,7 @@ class Topic(PromptStrategy):
 
     def __init__(self, spec, tokenizer, real_docs, seed):
         super().__init__(spec, tokenizer, real_docs, seed)
-        templates = spec.get("templates") or DEFAULT_TEMPLATES
-        topics = spec.get("topics") or DEFAULT_TOPICS
-        texts = [t.format(topic=topic) for t in templates for topic in topics]
+        texts = [t.format(topic=topic) for t in spec["templates"] for topic in spec["topics"]]
         self.ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
         self.order = np.random.default_rng(seed).permutation(len(texts))
 
@@ -88,23 +94,27 @@ STRATEGIES = {cls.name: cls for cls in (Unconditional, RealPrefix, Topic, SelfPr
 
 
 def strategy_for_round(spec: dict, round_: int) -> dict:
-    """The prompt spec in force at a round: self_prefix falls back to first_round in round 1."""
+    """The prompt spec in force at a round: self_prefix falls back to first_round in round 1, keeping only the
+    keys that strategy declares (so the round-1 spec equals that strategy's own, and round 1 can be shared)."""
     if spec.get("strategy") == "self_prefix" and int(round_) == 1:
-        return {**spec, "strategy": spec.get("first_round", "unconditional")}
+        first = spec.get("first_round", "unconditional")
+        keys = plugin_keys("prompt", first)
+        return {**{k: v for k, v in spec.items() if k in keys}, "strategy": first}
     return spec
 
 
+def strategy_reads(spec: dict, round_: int) -> set[str]:
+    """The inputs the generate step of a round reads for its prompts: {}, {"real"} or {"previous"}."""
+    cls, spec = plugin_class("prompt", STRATEGIES, strategy_for_round(spec, round_))
+    return cls.reads(spec)
+
+
 def strategy_source(spec: dict, round_: int) -> str | None:
-    """Which documents the generate step of a round reads: None, "real" or "previous"."""
-    name = strategy_for_round(spec, round_).get("strategy")
-    if name not in STRATEGIES:
-        raise ValueError(f"prompt.strategy: unknown strategy {name!r} (one of {sorted(STRATEGIES)})")
-    return STRATEGIES[name].source
+    """The one input of strategy_reads (None: the strategy reads no documents)."""
+    return next(iter(strategy_reads(spec, round_)), None)
 
 
 def make_strategy(spec: dict, tokenizer, real_docs: list[dict], seed: int) -> PromptStrategy:
-    """The strategy a spec names (after strategy_for_round), reading prompts from real_docs."""
-    name = spec.get("strategy")
-    if name not in STRATEGIES:
-        raise ValueError(f"prompt.strategy: unknown strategy {name!r} (one of {sorted(STRATEGIES)})")
-    return STRATEGIES[name](spec, tokenizer, real_docs, seed)
+    """The strategy a spec names (after strategy_for_round), its defaults filled from the schema."""
+    cls, spec = plugin_class("prompt", STRATEGIES, spec)
+    return cls(spec, tokenizer, real_docs, seed)

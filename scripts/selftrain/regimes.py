@@ -6,6 +6,7 @@ import hashlib
 
 import numpy as np
 
+from .config import plugin_class
 from .seeds import derive_seed
 
 
@@ -19,15 +20,24 @@ class DataRegime:
 
     synthetic_rounds holds the filtered corpora of the rounds the regime asked for (needs_rounds),
     oldest first; real holds the held-in real documents when needs_real is set. Budgets are counted
-    with size(doc) (tokens in the train step)."""
+    with size(doc) (tokens in the train step).
+
+    Like prompting strategies and filters: `spec` is the regime's config, its keys and defaults declared once
+    in the schema ($defs.regimes.<name>) and filled by make_regime; reads(spec) names the workflow inputs it
+    reads besides the synthetic rounds ("real"). Both class methods: the workflow asks them without a seed."""
 
     name = ""
     needs_real = False
 
+    @classmethod
+    def reads(cls, spec: dict) -> set[str]:
+        return {"real"} if cls.needs_real else set()
+
     def __init__(self, spec: dict, seed: int, size=word_count):
         self.spec, self.seed, self.size = spec, seed, size
 
-    def needs_rounds(self, round_: int) -> list[int]:
+    @classmethod
+    def needs_rounds(cls, round_: int) -> list[int]:
         return [round_]
 
     def documents(self, synthetic_rounds: list[list[dict]], real: list[dict]) -> list[dict]:
@@ -36,7 +46,7 @@ class DataRegime:
     def real_pool(self, real: list[dict]) -> list[dict]:
         """The real documents the regime may use: all, or real_tokens of them chosen by a hash of their
         id, so that every round (and every condition) sees the same real subset."""
-        budget = self.spec.get("real_tokens")
+        budget = self.spec["real_tokens"]
         if not budget:
             return list(real)
         ranked = sorted(real, key=lambda d: hashlib.sha256(d["id"].encode()).hexdigest())
@@ -87,7 +97,8 @@ class Accumulate(DataRegime):
     name = "accumulate"
     needs_real = True
 
-    def needs_rounds(self, round_):
+    @classmethod
+    def needs_rounds(cls, round_):
         return list(range(1, round_ + 1))
 
     def documents(self, synthetic_rounds, real):
@@ -104,7 +115,7 @@ class Mix(DataRegime):
     def documents(self, synthetic_rounds, real):
         synthetic = synthetic_rounds[-1]
         total = sum(self.size(d) for d in synthetic)
-        share = self.spec.get("real_fraction", 0.1)
+        share = self.spec["real_fraction"]
         return (self.draw(self.real_pool(real), round(share * total), "real")
                 + self.draw(list(synthetic), round((1 - share) * total), "synthetic"))
 
@@ -117,18 +128,22 @@ class AccumulateSubsample(Accumulate):
 
     def documents(self, synthetic_rounds, real):
         pool = super().documents(synthetic_rounds, real)
-        budget = self.spec.get("budget_tokens") or sum(self.size(d) for d in synthetic_rounds[-1])
+        budget = self.spec["budget_tokens"] or sum(self.size(d) for d in synthetic_rounds[-1])
         return self.draw(pool, budget, "pool")
 
 
 REGIMES = {cls.name: cls for cls in (Replace, Accumulate, Mix, AccumulateSubsample)}
 
 
+def regime_class(spec: dict) -> type[DataRegime]:
+    """The registered class a data spec names (checked against its keys in the schema)."""
+    return plugin_class("data", REGIMES, spec)[0]
+
+
 def make_regime(spec: dict, seed: int, size=word_count) -> DataRegime:
-    name = spec.get("regime", "replace")
-    if name not in REGIMES:
-        raise ValueError(f"data.regime: unknown regime {name!r} (one of {sorted(REGIMES)})")
-    return REGIMES[name](spec, seed, size)
+    """The regime a data spec names, its defaults filled from the schema."""
+    cls, spec = plugin_class("data", REGIMES, spec)
+    return cls(spec, seed, size)
 
 
 def composition(docs: list[dict], synthetic_rounds: dict[int, list[dict]], real: list[dict]) -> dict:

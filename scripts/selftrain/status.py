@@ -11,8 +11,9 @@ from pathlib import Path
 ROUND_TARGET = re.compile(r"^results/(?P<model>[^/]+)/(?P<condition>[^/]+)/seed(?P<seed>\d+)/round(?P<round>\d+)/")
 BASE_TARGET = re.compile(r"^results/(?P<model>[^/]+)/(round0/|tokenizer$)")
 # stages in the order a round runs them: a cell names the first one that is not done
-STAGES = ("prepare_corpus", "train_tokenizer", "base_model", "evaluate_base",
-          "generate", "filter_corpus", "train_round", "evaluate_round")
+# (a shared round 1, results/<model>/shared/seed<s>/round1/..., is a row of its own, condition "shared")
+STAGES = ("prepare_corpus", "train_tokenizer", "base_model", "evaluate_base", "generate_shared", "filter_shared",
+          "link_shared_round", "generate", "filter_corpus", "train_round", "evaluate_round")
 
 
 def incomplete_outputs(workdir: str | Path = ".") -> set[str]:
