@@ -55,5 +55,7 @@ rule link_shared_round:
         round="1",
     localrule: True
     threads: 1
+    conda:
+        "../envs/report.yaml"
     script:
         "../scripts/link_shared.py"
