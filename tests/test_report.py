@@ -3,7 +3,7 @@ import math
 import pytest
 
 from selftrain.report import (interval_rows, mean_interval, plot_collapse, read_summary, series, summary_rows,
-                              write_csv, write_summary, CI_COLUMNS, LABELS)
+                              write_csv, write_summary, CI_COLUMNS, COLLAPSE_DIRECTION, LABELS)
 
 
 def div(d2):
@@ -99,20 +99,26 @@ def test_plot_writes_pages_and_png_with_the_summary_numbers(tmp_path):
              and r["set"] in sets]
         return sum(v) / len(v)
 
-    panels = {"Perplexity on held-out real text": ("perplexity", ("heldout",)),
+    panels = {"Word perplexity on held-out real text": ("perplexity", ("heldout",)),
               "Downstream: mean accuracy of 2 tasks": ("downstream", ("average",)),
               "Downstream task 'last_word'": ("downstream", ("last_word",)),
               "Downstream task 'minimal_pairs'": ("downstream", ("minimal_pairs",)),
               "Bits per byte on held-out real text": ("perplexity", ("heldout",)),
-              "Diversity of the generated text": ("diversity", ("real", "generated"))}
+              **{f"Diversity of the generated text (collapse: {way})": ("diversity", ("generated",))
+                 for way in ("up", "down")},
+              "Diversity of the generated text": ("diversity", ("generated",))}  # words per document: no direction
     metric_of = {label: metric for metric, label in LABELS.items()}
     lines = [(ax.get_title(), metric_of[ax.get_ylabel()], label, x, y) for ax, label, x, y in captured]
     for title, metric, label, x, y in lines:
         assert y == [mean_of(label.replace(" ", "_"), rnd, *panels[title], metric) for rnd in x], (title, metric)
     assert {t for t, *_ in lines} == set(panels)
-    assert ("Perplexity on held-out real text", "word_perplexity", "a", [0, 1], [100.0, 130.0]) in lines
+    assert ("Word perplexity on held-out real text", "word_perplexity", "a", [0, 1], [100.0, 130.0]) in lines
     assert ("Downstream: mean accuracy of 2 tasks", "acc", "b", [0, 1], [0.75, 0.75]) in lines
-    assert len([line for line in lines if line[0] == "Diversity of the generated text"]) == 2 * 11  # one line per condition
+    # diversity: the generated text of rounds >= 1 only, one line per condition and metric (the real text is a
+    # reference line); every metric with a known collapse direction names it in the title
+    div = [line for line in lines if line[1] in COLLAPSE_DIRECTION]
+    assert len(div) == 2 * 10 and all(x == [1] for *_, x, _ in div)
+    assert len([line for line in lines if line[0].startswith("Diversity")]) == 2 * 11
     assert len(PdfReader(tmp_path / "c.pdf").pages) == 3
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     first = (tmp_path / "c.pdf").read_bytes()
