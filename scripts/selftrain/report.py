@@ -69,7 +69,8 @@ def mean_interval(values: list[float], level: float = 0.95) -> tuple[float, floa
     from scipy.stats import t
 
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    # float(): scipy returns numpy scalars, whose repr under numpy 2 is "np.float64(...)", not a number
+    half = float(t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
@@ -88,7 +89,7 @@ def interval_rows(rows: list[dict]) -> list[dict]:
 def _fmt(v) -> str:
     """Floats as repr (exact round trip), NaN as an empty cell."""
     if isinstance(v, float):
-        return "" if math.isnan(v) else repr(v)
+        return "" if math.isnan(v) else repr(float(v))
     return str(v)
 
 
