@@ -124,3 +124,37 @@ def test_plot_writes_pages_and_png_with_the_summary_numbers(tmp_path):
     first = (tmp_path / "c.pdf").read_bytes()
     plot_collapse(rows, tmp_path / "c.pdf", tmp_path / "c.png")
     assert (tmp_path / "c.pdf").read_bytes() == first  # same numbers, same bytes
+
+
+def test_plot_puts_each_verdict_in_its_panel_and_the_real_reference_on_diversity(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from selftrain.verdict import verdict_rows
+
+    rows = summary_rows(BASE, ROUNDS, ["a", "b"], [0, 1])
+    verdicts = verdict_rows(rows)
+    texts, refs = [], []
+    orig_text, orig_hline = plt.Axes.text, plt.Axes.axhline
+
+    def text_spy(self, x, y, s, *args, **kwargs):
+        texts.append((self, s))
+        return orig_text(self, x, y, s, *args, **kwargs)
+
+    def hline_spy(self, y=0, *args, **kwargs):
+        refs.append((self, y))
+        return orig_hline(self, y, *args, **kwargs)
+
+    plt.Axes.text, plt.Axes.axhline = text_spy, hline_spy
+    try:
+        plot_collapse(rows, tmp_path / "c.pdf", tmp_path / "c.png", verdicts)
+    finally:
+        plt.Axes.text, plt.Axes.axhline = orig_text, orig_hline
+    texts = [(ax.get_title(), s) for ax, s in texts]  # titles are set after the box is drawn
+    # bits per byte is 1.0 in every round: a zero change with zero spread is no significant change
+    bpb = [s for t, s in texts if t == "Bits per byte on held-out real text"]
+    assert bpb == ["a: no significant change, +0 [+0, +0]\nb: no significant change, +0 [+0, +0]"]
+    wp = [s for t, s in texts if t == "Word perplexity on held-out real text"]
+    assert wp == ["a: no significant change, +30 [-97.1, +157]\nb: degraded, +10 [+10, +10]"]
+    # one reference line per diversity panel (11 metrics) at the real text's value
+    assert len(refs) == 11 and all(ax.get_title().startswith("Diversity") for ax, _ in refs)
+    assert {y for _, y in refs} >= {0.8, 0.5, 0.3}
