@@ -68,6 +68,7 @@ TASK_JSONL = "results/data/tasks/{task}.jsonl"
 PERPLEXITY_JSONL = "results/data/perplexity/{set}.jsonl"
 TAIL_VOCABULARY = "results/data/tail_vocabulary.json"
 SUMMARY_CI = "results/summary_ci.csv"
+VERDICT = "results/verdict.csv"
 
 
 def log_path(step, key=""):

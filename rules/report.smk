@@ -5,6 +5,7 @@ rule aggregate:
     output:
         summary=report(SUMMARY, caption="../report/summary.rst", category="Summary tables"),
         intervals=report(SUMMARY_CI, caption="../report/summary_ci.rst", category="Summary tables"),
+        verdict=report(VERDICT, caption="../report/verdict.rst", category="Summary tables"),
     params:
         models=MODELS,
         conditions=CONDITIONS,
@@ -26,7 +27,8 @@ rule aggregate:
 
 rule plot:
     input:
-        SUMMARY,
+        summary=SUMMARY,
+        verdict=VERDICT,
     output:
         pdf=report(FIGURE_PDF, caption="../report/collapse.rst", category="Figures"),
         png=report(FIGURE_PNG, caption="../report/collapse.rst", category="Figures"),

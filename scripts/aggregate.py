@@ -1,7 +1,9 @@
-"""Step: gather every eval.json into the tidy results/summary.csv and its mean and 95% interval over seeds."""
+"""Step: gather every eval.json into the tidy results/summary.csv, its mean and 95% interval over seeds, and
+the verdict per condition and headline metric (results/verdict.csv)."""
 
 from selftrain.report import CI_COLUMNS, interval_rows, load_eval, summary_rows, write_csv, write_summary
 from selftrain.step import step
+from selftrain.verdict import VERDICT_COLUMNS, task_items, verdict_rows
 
 p = snakemake.params
 with step(snakemake, uses_torch=False) as log:
@@ -10,4 +12,6 @@ with step(snakemake, uses_torch=False) as log:
     rows = summary_rows(base, rounds, p.conditions, p.seeds)
     write_summary(snakemake.output.summary, rows)
     write_csv(snakemake.output.intervals, CI_COLUMNS, interval_rows(rows))
-    log(f"{len(rows)} rows")
+    verdicts = verdict_rows(rows, task_items(base))
+    write_csv(snakemake.output.verdict, VERDICT_COLUMNS, verdicts)
+    log(f"{len(rows)} rows; verdicts:", *(f"\n  {v['condition']} {v['set']} {v['metric']}: {v['verdict']}" for v in verdicts))

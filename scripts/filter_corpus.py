@@ -7,9 +7,11 @@ from selftrain.step import step
 from selftrain.tokenizer import load_tokenizer
 
 p, w = snakemake.params, snakemake.wildcards
-with step(snakemake) as log:
+# a chain of `none` filters reads no tokenizer or model: skip the seconds of importing torch and transformers
+needs_model = any(f["name"] != "none" for f in p.filters)
+with step(snakemake, uses_torch=needs_model) as log:
     docs = read_jsonl(snakemake.input.generated)
-    tok = load_tokenizer(snakemake.input.model)
+    tok = load_tokenizer(snakemake.input.model) if needs_model else None
     # a shared round 1 names the conditions that share it (from the config, not params: see sharing_conditions)
     names = [w["condition"]] if "condition" in w.keys() else sharing_conditions(
         snakemake.config, w["generation"], w["chain"] if "chain" in w.keys() else None)

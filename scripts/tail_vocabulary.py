@@ -6,7 +6,7 @@ from selftrain.diversity import tail_vocabulary, words
 from selftrain.io import atomic_write_json, iter_jsonl
 from selftrain.step import step
 
-with step(snakemake) as log:
+with step(snakemake, uses_torch=False) as log:
     counts = Counter(w for d in iter_jsonl(snakemake.input.train) for w in words(d["text"]))
     tail = tail_vocabulary(counts, snakemake.params.mass)
     atomic_write_json(snakemake.output[0], {"mass": snakemake.params.mass, "types": len(counts),

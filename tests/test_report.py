@@ -3,7 +3,7 @@ import math
 import pytest
 
 from selftrain.report import (interval_rows, mean_interval, plot_collapse, read_summary, series, summary_rows,
-                              write_csv, write_summary, CI_COLUMNS, LABELS)
+                              write_csv, write_summary, CI_COLUMNS, COLLAPSE_DIRECTION, LABELS)
 
 
 def div(d2):
@@ -99,22 +99,62 @@ def test_plot_writes_pages_and_png_with_the_summary_numbers(tmp_path):
              and r["set"] in sets]
         return sum(v) / len(v)
 
-    panels = {"Perplexity on held-out real text": ("perplexity", ("heldout",)),
+    panels = {"Word perplexity on held-out real text": ("perplexity", ("heldout",)),
               "Downstream: mean accuracy of 2 tasks": ("downstream", ("average",)),
               "Downstream task 'last_word'": ("downstream", ("last_word",)),
               "Downstream task 'minimal_pairs'": ("downstream", ("minimal_pairs",)),
               "Bits per byte on held-out real text": ("perplexity", ("heldout",)),
-              "Diversity of the generated text": ("diversity", ("real", "generated"))}
+              **{f"Diversity of the generated text (collapse: {way})": ("diversity", ("generated",))
+                 for way in ("up", "down")},
+              "Diversity of the generated text": ("diversity", ("generated",))}  # words per document: no direction
     metric_of = {label: metric for metric, label in LABELS.items()}
     lines = [(ax.get_title(), metric_of[ax.get_ylabel()], label, x, y) for ax, label, x, y in captured]
     for title, metric, label, x, y in lines:
         assert y == [mean_of(label.replace(" ", "_"), rnd, *panels[title], metric) for rnd in x], (title, metric)
     assert {t for t, *_ in lines} == set(panels)
-    assert ("Perplexity on held-out real text", "word_perplexity", "a", [0, 1], [100.0, 130.0]) in lines
+    assert ("Word perplexity on held-out real text", "word_perplexity", "a", [0, 1], [100.0, 130.0]) in lines
     assert ("Downstream: mean accuracy of 2 tasks", "acc", "b", [0, 1], [0.75, 0.75]) in lines
-    assert len([line for line in lines if line[0] == "Diversity of the generated text"]) == 2 * 11  # one line per condition
+    # diversity: the generated text of rounds >= 1 only, one line per condition and metric (the real text is a
+    # reference line); every metric with a known collapse direction names it in the title
+    div = [line for line in lines if line[1] in COLLAPSE_DIRECTION]
+    assert len(div) == 2 * 10 and all(x == [1] for *_, x, _ in div)
+    assert len([line for line in lines if line[0].startswith("Diversity")]) == 2 * 11
     assert len(PdfReader(tmp_path / "c.pdf").pages) == 3
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     first = (tmp_path / "c.pdf").read_bytes()
     plot_collapse(rows, tmp_path / "c.pdf", tmp_path / "c.png")
     assert (tmp_path / "c.pdf").read_bytes() == first  # same numbers, same bytes
+
+
+def test_plot_puts_each_verdict_in_its_panel_and_the_real_reference_on_diversity(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from selftrain.verdict import verdict_rows
+
+    rows = summary_rows(BASE, ROUNDS, ["a", "b"], [0, 1])
+    verdicts = verdict_rows(rows)
+    texts, refs = [], []
+    orig_text, orig_hline = plt.Axes.text, plt.Axes.axhline
+
+    def text_spy(self, x, y, s, *args, **kwargs):
+        texts.append((self, s))
+        return orig_text(self, x, y, s, *args, **kwargs)
+
+    def hline_spy(self, y=0, *args, **kwargs):
+        refs.append((self, y))
+        return orig_hline(self, y, *args, **kwargs)
+
+    plt.Axes.text, plt.Axes.axhline = text_spy, hline_spy
+    try:
+        plot_collapse(rows, tmp_path / "c.pdf", tmp_path / "c.png", verdicts)
+    finally:
+        plt.Axes.text, plt.Axes.axhline = orig_text, orig_hline
+    texts = [(ax.get_title(), s) for ax, s in texts]  # titles are set after the box is drawn
+    # bits per byte is 1.0 in every round: a zero change with zero spread is no significant change
+    bpb = [s for t, s in texts if t == "Bits per byte on held-out real text"]
+    assert bpb == ["a: no significant change, +0 [+0, +0]\nb: no significant change, +0 [+0, +0]"]
+    wp = [s for t, s in texts if t == "Word perplexity on held-out real text"]
+    assert wp == ["a: no significant change, +30 [-97.1, +157]\nb: degraded, +10 [+10, +10]"]
+    # one reference line per diversity panel (11 metrics) at the real text's value
+    assert len(refs) == 11 and all(ax.get_title().startswith("Diversity") for ax, _ in refs)
+    assert {y for _, y in refs} >= {0.8, 0.5, 0.3}

@@ -155,15 +155,15 @@ def test_same_config_and_seed_give_identical_bytes(run_a, tmp_path):
     files = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*")
                    if p.suffix in (".jsonl", ".csv") or p.name in ("eval.json", "filter_stats.json", "collapse.pdf"))
     # data, tasks, ood set, rounds x (gen, filt, stats, eval), shared round 1 x (gen, filt, stats), base eval,
-    # summary (+ intervals), pdf
-    assert len(files) == 2 + 2 + 1 + 4 * 4 + 2 * 3 + 1 + 2 + 1
+    # summary (+ intervals, verdict), pdf
+    assert len(files) == 2 + 2 + 1 + 4 * 4 + 2 * 3 + 1 + 3 + 1
     for rel in files:
         assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
     # provenance records and the manifest hold no time stamp: the same bytes too
     records = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*.prov.json"))
-    # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, shared round 1, summary + intervals,
-    # figures, manifest
-    assert len(records) == 3 + 2 + 1 + 1 + 1 + 2 + 4 * 5 + 2 * 3 + 2 + 2 + 1
+    # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, shared round 1, summary + intervals +
+    # verdict, figures, manifest
+    assert len(records) == 3 + 2 + 1 + 1 + 1 + 2 + 4 * 5 + 2 * 3 + 3 + 2 + 1
     for rel in records + [Path("results/manifest.json")]:
         assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
 
@@ -346,14 +346,21 @@ def test_every_eval_json_meets_the_schema_and_holds_all_measures(run_a):
         ci = list(csv.DictReader(f))
     assert len(ci) == 2 * (3 * (6 + 4) + 11 + 2 * 22)  # one seed: a row per summary row
     assert all(r["n"] == "1" and r["low"] == r["high"] == "" for r in ci)  # one seed: no interval
+    with open(run_a / "results/verdict.csv", newline="") as f:
+        verdict = list(csv.DictReader(f))
+    # per condition: bits per byte and word perplexity on 2 real sets, 2 tasks + average, 3 diversity metrics
+    assert len(verdict) == 2 * (4 + 3 + 3)
+    assert {r["verdict"] for r in verdict} == {"one seed: no interval"}
+    assert {(r["set"], r["items"]) for r in verdict if r["measure"] == "downstream"} == {
+        ("last_word", "24"), ("minimal_pairs", "24"), ("average", "")}
 
 
 def test_html_report_holds_figures_tables_and_config(run_a):
     snakemake(run_a, "--report", "report.html")
     html = (run_a / "report.html").read_text()
     # figures and tables with their captions, and the run's configuration (defaults filled) in the description
-    for needle in ("collapse.pdf", "collapse.png", "summary.csv", "summary_ci.csv", "Collapse at a glance",
-                   "Tidy summary", "Recursive self-training of language models", "real_chunk_words&quot;: 20"):
+    for needle in ("collapse.pdf", "collapse.png", "summary.csv", "summary_ci.csv", "verdict.csv", "Collapse at a glance",
+                   "Tidy summary", "The answer, computed", "Recursive self-training of language models", "real_chunk_words&quot;: 20"):
         assert needle in html, needle
 
 

@@ -85,21 +85,16 @@ def package_versions() -> dict:
 
 
 def device_info(threads: int) -> dict:
-    """Backend and devices a step could use; the CUDA names only where torch sees a GPU."""
+    """Backend and devices of a step that imported torch (the CUDA names only where torch sees a GPU); a step
+    that never did uses no device, and importing torch here only to say so cost seconds per job."""
     info = {"system": platform.system(), "machine": platform.machine(), "threads": int(threads)}
-    if "torch" in sys.modules or _importable("torch"):
+    if "torch" in sys.modules:
         import torch
 
         cuda = torch.cuda.is_available()
         info["backend"] = "cuda" if cuda else "cpu"
         info["cuda_devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []
     return info
-
-
-def _importable(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
 
 
 def _plain(value):

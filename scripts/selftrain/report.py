@@ -15,8 +15,8 @@ CI_COLUMNS = ("model", "condition", "round", "measure", "set", "metric", "n", "m
 KEYS = ("model", "condition", "round", "measure", "set", "metric")
 COUNTS = ("documents", "words", "items")  # sizes, not measurements: kept in eval.json, not in the summary
 DOWNSTREAM_AVERAGE = ("average", "acc")  # set and metric of the mean accuracy over downstream tasks
-# diversity is plotted from the held-out real text at round 0 to each round's generated corpus
-DIVERSITY_SETS = ("real", "generated")
+# diversity is plotted for each round's generated corpus against the held-out real text as a reference line
+REAL, GENERATED = "real", "generated"
 LABELS = {
     "word_perplexity": "word perplexity", "byte_perplexity": "byte perplexity", "bits_per_byte": "bits per byte",
     "acc": "accuracy", "perplexity": "perplexity of the target", "distinct_1": "distinct unigrams (share)",
@@ -69,7 +69,8 @@ def mean_interval(values: list[float], level: float = 0.95) -> tuple[float, floa
     from scipy.stats import t
 
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    # float(): scipy returns numpy scalars, whose repr under numpy 2 is "np.float64(...)", not a number
+    half = float(t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
@@ -88,7 +89,7 @@ def interval_rows(rows: list[dict]) -> list[dict]:
 def _fmt(v) -> str:
     """Floats as repr (exact round trip), NaN as an empty cell."""
     if isinstance(v, float):
-        return "" if math.isnan(v) else repr(v)
+        return "" if math.isnan(v) else repr(float(v))
     return str(v)
 
 
@@ -125,35 +126,63 @@ def series(rows: list[dict], model: str, measure: str, sets: tuple[str, ...], me
     return {c: sorted(pts) for c, pts in sorted(out.items())}
 
 
+# which way each headline diversity metric moves when the generated text collapses
+COLLAPSE_DIRECTION = {"distinct_1": "down", "distinct_2": "down", "distinct_3": "down", "rep_2": "up", "rep_4": "up",
+                      "self_bleu": "up", "unigram_entropy": "down", "compression_ratio": "up",
+                      "tail_survival": "down", "tail_share": "down"}
+
+
 def _panels(rows: list[dict]) -> list[list[tuple]]:
     """Pages of panels (measure, sets, metric, title, log scale): the headline page, then the appendix."""
     have = {(r["measure"], r["set"], r["metric"]) for r in rows}
     ppl_sets = sorted({s for m, s, _ in have if m == "perplexity"}, key=lambda s: (s != "heldout", s))
     tasks = sorted({s for m, s, _ in have if m == "downstream" and s != DOWNSTREAM_AVERAGE[0]})
-    div_metrics = sorted({k for m, s, k in have if m == "diversity" and s in DIVERSITY_SETS})
+    div_metrics = sorted({k for m, s, k in have if m == "diversity" and s == GENERATED})
     headline_div = [k for k in ("distinct_2", "self_bleu", "tail_survival") if k in div_metrics]
 
     def where(s):
         return "held-out real text" if s == "heldout" else f"real text '{s}'"
 
-    page1 = [("perplexity", (s,), "word_perplexity", f"Perplexity on {where(s)}", True) for s in ppl_sets]
+    def div_title(k):
+        way = COLLAPSE_DIRECTION.get(k)
+        return "Diversity of the generated text" + (f" (collapse: {way})" if way else "")
+
+    # the headline perplexity is bits per byte: it does not depend on the tokenizer
+    page1 = [("perplexity", (s,), "bits_per_byte", f"Bits per byte on {where(s)}", False) for s in ppl_sets]
     if ("downstream", *DOWNSTREAM_AVERAGE) in have:
         page1.append(("downstream", (DOWNSTREAM_AVERAGE[0],), "acc", f"Downstream: mean accuracy of {len(tasks)} tasks", False))
-    page1 += [("diversity", DIVERSITY_SETS, k, "Diversity of the generated text", False) for k in headline_div]
+    page1 += [("diversity", (GENERATED,), k, div_title(k), False) for k in headline_div]
     page2 = [("downstream", (t,), "acc", f"Downstream task '{t}'", False) for t in tasks]
-    page2 += [("perplexity", (s,), "bits_per_byte", f"Bits per byte on {where(s)}", False) for s in ppl_sets]
-    page3 = [("diversity", DIVERSITY_SETS, k, "Diversity of the generated text", False)
-             for k in div_metrics if k not in headline_div]
+    page2 += [("perplexity", (s,), "word_perplexity", f"Word perplexity on {where(s)}", True) for s in ppl_sets]
+    page3 = [("diversity", (GENERATED,), k, div_title(k), False) for k in div_metrics if k not in headline_div]
     return [p for p in (page1, page2, page3) if p]
 
 
 STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 1)), "P")]
 
 
-def _draw_page(plt, rows, models, panels, ncols=3):
-    """One figure: per model a block of panels, each metric vs round with a line per condition and seed bands."""
+def _reference(rows, model, metric):
+    """The diversity of the held-out real text (round 0's `real` corpus), or None."""
+    vals = {r["value"] for r in rows if r["model"] == model and r["measure"] == "diversity" and r["set"] == REAL
+            and r["metric"] == metric}
+    return next(iter(vals)) if vals else None
+
+
+def _verdict_text(verdicts, model, measure, set_name, metric) -> str:
+    """One line per condition: its verdict and mean change [95% interval] from verdict.csv."""
+    lines = []
+    for v in verdicts:
+        if (v["model"], v["measure"], v["set"], v["metric"]) == (model, measure, set_name, metric):
+            ci = "" if math.isnan(v["low"]) else f" [{v['low']:+.3g}, {v['high']:+.3g}]"
+            lines.append(f"{v['condition'].replace('_', ' ')}: {v['verdict']}, {v['change']:+.3g}{ci}")
+    return "\n".join(lines)
+
+
+def _draw_page(plt, rows, models, panels, verdicts=(), ncols=3):
+    """One figure: per model a block of panels, each metric vs round with a line per condition, seed bands,
+    the real-text reference on diversity panels and each condition's verdict in the corner."""
     nrows_per = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(nrows_per * len(models), ncols, figsize=(4.4 * ncols, 3.3 * nrows_per * len(models)),
+    fig, axes = plt.subplots(nrows_per * len(models), ncols, figsize=(4.4 * ncols, 3.6 * nrows_per * len(models)),
                              squeeze=False)
     for i, model in enumerate(models):
         for j in range(nrows_per * ncols):
@@ -170,30 +199,39 @@ def _draw_page(plt, rows, models, panels, ncols=3):
                 if any(p[3] > p[2] for p in pts):
                     ax.fill_between(x, [p[2] for p in pts], [p[3] for p in pts], color=line.get_color(), alpha=0.2,
                                     hatch="//" if k % 2 else None)
+            if measure == "diversity" and (ref := _reference(rows, model, metric)) is not None:
+                ax.axhline(ref, color="k", linestyle=":", linewidth=1)
+                ax.annotate("held-out real text", (0, ref), xycoords=("axes fraction", "data"), fontsize=7,
+                            xytext=(2, 2), textcoords="offset points")
+            text = _verdict_text(verdicts, model, measure, sets[0], metric)
+            if text:
+                ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=6, va="bottom",
+                        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
             if logy:
                 ax.set_yscale("log")
-            ax.set_xlabel("self-training round (0 = base model" + (", real text)" if measure == "diversity" else ")"))
+            ax.set_xlabel("self-training round (0 = base model)")
             ax.set_ylabel(LABELS.get(metric, metric.replace("_", " ")))
             ax.set_title(f"{title} ({model})" if len(models) > 1 else title, fontsize=9)
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), fontsize=8,
-               title="condition (shaded: 95% interval over seeds)", title_fontsize=8)
+               title="condition (shaded: 95% interval over seeds; box: verdict, change round 0 to last [95% interval])",
+               title_fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     return fig
 
 
-def plot_collapse(rows: list[dict], pdf_path, png_path) -> None:
-    """collapse.pdf: page 1 perplexity, mean downstream accuracy and diversity vs round; appendix pages per task
-    and the other diversity metrics. The PNG is page 1."""
+def plot_collapse(rows: list[dict], pdf_path, png_path, verdicts: list[dict] = ()) -> None:
+    """collapse.pdf: page 1 bits per byte, mean downstream accuracy and diversity vs round, with the verdicts
+    of verdict.csv; appendix pages per task, word perplexity and the other diversity metrics. The PNG is page 1."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     models = sorted({r["model"] for r in rows})
-    figs = [_draw_page(plt, rows, models, panels) for panels in _panels(rows)]
+    figs = [_draw_page(plt, rows, models, panels, verdicts) for panels in _panels(rows)]
     try:
         _save(figs, pdf_path, png_path)
     finally:
