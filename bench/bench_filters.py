@@ -53,7 +53,7 @@ def heuristics(texts: list[str], tok) -> list[dict]:
 
     docs = [{"id": str(i), "text": t} for i, t in enumerate(texts)]
     out = []
-    for name in [n for n in ("quality", "gopher") if n in FILTERS]:
+    for name in ("quality", "gopher"):
         f = FILTERS[name]({"name": name}, tok)
         f.keep(docs[:10])  # imports and tokenizer loading are not the rule's throughput
         t0 = time.perf_counter()
