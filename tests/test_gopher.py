@@ -92,7 +92,7 @@ def test_the_schema_names_exactly_datatroves_rule_keys():
     import yaml
 
     schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "schemas/config.schema.yaml").read_text())
-    filters = schema["$defs"]["condition"]["properties"]["filters"]["items"]["properties"]
+    filters = schema["$defs"]["filters"]["gopher"]["properties"]
     assert set(filters["rules"]["propertyNames"]["enum"]) == set().union(*rule_keys().values())
 
 
