@@ -3,6 +3,7 @@ loading hub libraries: sockets are refused by an audit hook for the whole DAG bu
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,19 +47,50 @@ EXPECTED_JOBS = {  # conditions x seeds x rounds per model
     "paper.yaml": 20 * 3 * 5 * 3, "shumailov.yaml": 2 * 3 * 9, "gerstgrasser.yaml": 3 * 3 * 5,
     "drayson.yaml": 4 * 3 * 5, "grid-small.yaml": 4 * 1 * 2,
 }
+# every job of the preset's own grid and nothing of the embedded default (config.yaml's model and
+# conditions merged in made grid-small 108 jobs instead of 41)
+EXPECTED_TOTAL = {"paper.yaml": 3612, "shumailov.yaml": 224, "gerstgrasser.yaml": 188, "drayson.yaml": 248,
+                  "grid-small.yaml": 41}
+# the presets written for a Slurm cluster are also dry-run through the cluster profile
+CLUSTER_PRESETS = {"paper.yaml"}
 
 
-@pytest.mark.parametrize("name", PRESETS)
-def test_preset_dry_runs_offline(name, tmp_path):
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """A copy of the repository as a user has it: with config.yaml next to the Snakefile, no results."""
+    dest = tmp_path_factory.mktemp("checkout") / "selftrain-collapse"
+    shutil.copytree(ROOT, dest, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "results", ".snakemake", "__pycache__", ".pytest_cache"))
+    assert (dest / "config.yaml").is_file() and (dest / "slurm").is_symlink()
+    return dest
+
+
+@pytest.mark.parametrize(("name", "profile"), [(p, None) for p in PRESETS] + [(p, "slurm") for p in sorted(CLUSTER_PRESETS)])
+def test_preset_dry_runs_offline_from_the_checkout(name, profile, checkout, tmp_path):
+    """The README's command, typed in the repository root: the preset replaces the default experiment."""
     hf_home = tmp_path / "hf_home"
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    cmd = [sys.executable, "-c", GUARD, "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
-           str(ROOT / "configs" / name), "-n", "--cores", "2", "results/figures/collapse.pdf"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    args = ["-n", *(["--profile", profile] if profile else []), "results/figures/collapse.pdf",
+            "--configfile", f"configs/{name}"]
+    proc = subprocess.run([sys.executable, "-c", GUARD, *args], cwd=checkout, capture_output=True, text=True,
+                          env=env, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     jobs = jobs_of(proc.stdout)
     assert jobs["generate"] == jobs["filter_corpus"] == jobs["train_round"] == jobs["evaluate_round"] == EXPECTED_JOBS[name]
+    assert sum(jobs.values()) == EXPECTED_TOTAL[name], jobs
+    preset = yaml.safe_load((checkout / "configs" / name).read_text())
+    assert jobs["base_model"] == jobs["evaluate_base"] == len(preset["models"])
     imported = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("IMPORTED "))[9:])
     assert imported == [], imported
-    assert not hf_home.exists() and not (tmp_path / "results").exists()
+    assert not hf_home.exists() and not (checkout / "results").exists()
+
+
+def test_config_on_the_command_line_still_overrides_the_default(checkout):
+    """Without --configfile, config.yaml is the experiment and --config edits it."""
+    proc = subprocess.run([sys.executable, "-c", GUARD, "-n", "--config", "rounds=1"], cwd=checkout,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    default = yaml.safe_load((checkout / "config.yaml").read_text())
+    rounds_jobs = len(default["conditions"]) * len(default["seeds"]) * len(default["models"])
+    assert jobs_of(proc.stdout)["generate"] == rounds_jobs
