@@ -8,7 +8,7 @@ from selftrain.evaluation import eval_record, evaluate_checkpoint, validate_eval
 from selftrain.generation import select_backend
 from selftrain.io import atomic_write_json, read_jsonl
 from selftrain.modeling import load_checkpoint, trusts_remote_code
-from selftrain.step import step
+from selftrain.step import gpu_count, step
 
 p = snakemake.params
 inp = snakemake.input
@@ -16,7 +16,7 @@ with step(snakemake) as log:
     backend = select_backend(p.evaluation["backend"], "evaluation.backend")
     remote = trusts_remote_code(snakemake)
     if backend == "vllm":
-        gpus = int(snakemake.resources.get("gpu", 1) or 1)
+        gpus = max(1, gpu_count(snakemake.resources, 1))
         model = tok = None
         lm, device = vllm_lm(vllm_model_args(inp.model, p.evaluation, p.seed, gpus, remote)), "cuda"
     else:

@@ -4,7 +4,7 @@ from selftrain.generation import generate_corpus, hf_sampler, select_backend, vl
 from selftrain.io import read_jsonl, write_jsonl
 from selftrain.modeling import load_checkpoint, trusts_remote_code
 from selftrain.prompts import make_strategy, strategy_for_round, strategy_source
-from selftrain.step import step
+from selftrain.step import gpu_count, step
 from selftrain.tokenizer import load_tokenizer
 
 p, w = snakemake.params, snakemake.wildcards
@@ -16,7 +16,7 @@ with step(snakemake) as log:
     remote = trusts_remote_code(snakemake)
     if backend == "vllm":
         tok = load_tokenizer(snakemake.input.model)
-        gpus = max(1, int(snakemake.resources.get("gpu", 1)))
+        gpus = max(1, gpu_count(snakemake.resources, 1))
         sample = vllm_sampler(snakemake.input.model, sampling, p.seed, gpus, trust_remote_code=remote)
     else:
         model, tok = load_checkpoint(snakemake.input.model, trust_remote_code=remote)

@@ -4,7 +4,7 @@ With resources gpus > 1 the same code runs data-parallel under `accelerate launc
 
 from selftrain.modeling import trusts_remote_code
 from selftrain.round_training import run_launched, train_round
-from selftrain.step import step
+from selftrain.step import gpu_count, step
 from selftrain.training import discard_resume_state, scratch_dir, scratch_root
 
 p, w = snakemake.params, snakemake.wildcards
@@ -19,7 +19,7 @@ with step(snakemake) as log:
         "scratch_root": scratch_root(snakemake.config.get("scratch_dir")),
     }
     scratch = log.facts["scratch_dir"] = scratch_dir(spec["output"], spec["scratch_root"])
-    gpus = int(snakemake.resources.get("gpu", 0) or 0)
+    gpus = gpu_count(snakemake.resources)
     log.facts["training_processes"] = max(1, gpus)
     if gpus > 1:
         run_launched(gpus, spec, scratch + ".launch.json", gpu=True, log=log)

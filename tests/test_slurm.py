@@ -31,12 +31,12 @@ RESOURCES = {"data": {"mem_mb": 900, "runtime": 5}, "base": {"mem_mb": 1100, "ru
              "generate": {"mem_mb": 1200, "runtime": 7}, "filter": {"mem_mb": 700, "runtime": 8},
              "train": {"mem_mb": 1300, "runtime": 9}, "evaluate": {"mem_mb": 1400, "runtime": 10},
              "report": {"mem_mb": 800, "runtime": 11}}
-PICO_TRAIN = {"mem_mb": 1500, "cpus_per_task": 1}
+PICO_TRAIN = {"mem_mb": 1500, "cpus_per_task": 3}
 EXPECTED = {  # rule: (memory, CPUs, time limit) requested from Slurm
     "prepare_corpus": ("900M", "1", "00:05:00"), "train_tokenizer": ("900M", "2", "00:05:00"),
     "base_model": ("1100M", "2", "00:06:00"), "evaluate_base": ("1400M", "2", "00:10:00"),
     "generate": ("1200M", "2", "00:07:00"), "filter_corpus": ("700M", "1", "00:08:00"),
-    "train_round": ("1500M", "1", "00:09:00"), "evaluate_round": ("1400M", "2", "00:10:00"),
+    "train_round": ("1500M", "3", "00:09:00"), "evaluate_round": ("1400M", "2", "00:10:00"),
     "aggregate": ("800M", "1", "00:11:00"), "plot": ("800M", "1", "00:11:00"),
     "build_task": ("900M", "1", "00:05:00"), "prepare_perplexity_set": ("900M", "1", "00:05:00"),
     "tail_vocabulary": ("900M", "1", "00:05:00")}
@@ -125,6 +125,8 @@ def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, r
     heldout = [r for r in summary if ",perplexity,heldout," in r]
     assert len(heldout) == 2 * 3  # rounds 0..1 x (word and byte perplexity, bits per byte)
     assert (res / "figures/collapse.pdf").stat().st_size > 0
+    # the training computed on the 3 CPUs Slurm granted it, not on a fixed 1-2
+    assert "rule train_round: threads=3" in (res / "logs/pico/unconditional/seed0/round1/train_round.log").read_text()
 
     jobs = jobs_in(cluster, tmp_path)
     seen = {rule_of(j): (j["ReqMem"], j["ReqCPUS"], j["Timelimit"]) for j in jobs}
@@ -151,20 +153,94 @@ def test_a_failing_job_is_retried_with_more_memory_and_reported(cluster, retry_r
         "rule_fits_wildcards_5000": [("200M", "FAILED"), ("400M", "FAILED"), ("800M", "FAILED")]}
 
 
+def dry_run_resources(workdir, *args):
+    """{rule: (threads, resources)} of the first job of each rule in a dry run from the repository root."""
+    proc = subprocess.run([SNAKEMAKE, "-n", "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+                           *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    seen = {}
+    for block in proc.stdout.split("\nrule ")[1:]:
+        rule = block[:block.index(":")]
+        fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
+        resources = dict(item.split("=", 1) for item in fields["resources"].split(", "))
+        seen.setdefault(rule, (int(fields.get("threads", 1)), resources))  # a dry run omits threads: 1
+    return seen
+
+
 def test_gpus_and_cpus_scale_with_the_model_through_the_config(tmp_path):
-    """No cluster needed: the dry run shows the resources the Slurm plugin turns into --gpus/--cpus-per-task."""
+    """No cluster needed: the dry run shows the resources the Slurm plugin turns into sbatch flags."""
     cfg = json.loads(json.dumps(TINY))
     cfg["rounds"] = 1
     cfg["conditions"] = {"unconditional": cfg["conditions"]["unconditional"]}
-    cfg["resources"] = {"train": {"gpus": 1, "mem_mb": 16000}}
+    cfg["resources"] = {"train": {"gpus": 1, "mem_mb": 16000, "slurm_partition": "gpu"},
+                        "filter": {"gpus": 1, "gpu_model": "a100", "constraint": "a100|h100"},
+                        "evaluate": {"gres": "gpu:h100:2", "slurm_extra": "--exclusive", "gpu_memory_gb": 80},
+                        "data": {"slurm_partition": "cpu", "cpus_per_task": 3}}
     cfg["models"]["pico"]["resources"] = {"train": {"cpus_per_task": 8, "mem_mb": 64000}}
     write_config(tmp_path, cfg)
-    proc = subprocess.run([SNAKEMAKE, "--profile", "slurm", "-n", "--directory", str(tmp_path), "--configfile",
-                           str(tmp_path / "config.yaml")], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    train = proc.stdout[proc.stdout.index("rule train_round:"):]
-    line = train[train.index("resources: "):].splitlines()[0]
-    resources = dict(item.split("=", 1) for item in line.removeprefix("resources: ").split(", "))
-    assert {k: resources[k] for k in ("mem_mb", "runtime", "cpus_per_task", "gpu", "slurm_partition")} == {
-        "mem_mb": "64000", "runtime": "240", "cpus_per_task": "8", "gpu": "1",
-        "slurm_partition": PROFILE["default-resources"]["slurm_partition"]}
+    seen = dry_run_resources(tmp_path, "--profile", "slurm")
+    pick = lambda rule, *keys: {k: seen[rule][1].get(k) for k in keys}  # noqa: E731
+    keys = ("mem_mb", "runtime", "cpus_per_task", "gpu", "slurm_partition")
+    assert pick("train_round", *keys) == {"mem_mb": "64000", "runtime": "240", "cpus_per_task": "8", "gpu": "1",
+                                          "slurm_partition": "gpu"}
+    assert pick("filter_corpus", "gpu", "gpu_model", "constraint") == {"gpu": "1", "gpu_model": "a100",
+                                                                      "constraint": "a100|h100"}
+    # GPUs asked for as GRES are not asked for again as --gpus; the GPU memory stays out of the request
+    assert pick("evaluate_round", "gres", "gpu", "slurm_extra", "gpu_memory_gb") == {
+        "gres": "gpu:h100:2", "gpu": None, "slurm_extra": "--exclusive", "gpu_memory_gb": None}
+    # CPU kinds go to their own partition; kinds that set none take the profile's default
+    default_partition = PROFILE["default-resources"]["slurm_partition"]
+    assert pick("prepare_corpus", "slurm_partition", "cpus_per_task") == {"slurm_partition": "cpu", "cpus_per_task": "3"}
+    assert pick("generate", "slurm_partition", "gpu") == {"slurm_partition": default_partition, "gpu": "0"}
+
+
+def test_threads_are_the_cpus_a_job_is_given(tmp_path):
+    """A job granted cpus_per_task computes on that many threads (capped locally by --cores)."""
+    cfg = json.loads(json.dumps(TINY))
+    cfg["rounds"] = 1
+    cfg["conditions"] = {"unconditional": cfg["conditions"]["unconditional"]}
+    cfg["resources"] = {"data": {"cpus_per_task": 3}, "generate": {"cpus_per_task": 5}}
+    cfg["models"]["pico"]["resources"] = {"train": {"cpus_per_task": 8}}
+    write_config(tmp_path, cfg)
+    seen = dry_run_resources(tmp_path, "--cores", "16")
+    threads = {rule: seen[rule][0] for rule in ("prepare_corpus", "train_tokenizer", "generate", "train_round",
+                                                "evaluate_round", "aggregate")}
+    assert threads == {"prepare_corpus": 3, "train_tokenizer": 3, "generate": 5, "train_round": 8,
+                       "evaluate_round": 2, "aggregate": 1}
+    assert dry_run_resources(tmp_path, "--cores", "4")["train_round"][0] == 4
+
+
+RETRY_SMK = """
+configfile: "config.yaml"
+include: "rules/common.smk"
+
+rule fits:
+    output: "fits.txt"
+    resources: **job_resources("train", mem_mb=100, runtime=3, cpus=1)
+    shell: "test {resources.runtime} -ge 6 && echo {resources.runtime} {resources.mem_mb} > {output}"
+"""
+
+
+def test_runtime_and_memory_double_on_each_retry(tmp_path):
+    """A job killed for time gets twice the runtime on its next attempt, like memory (a real local run)."""
+    write_config(tmp_path, TINY)
+    (tmp_path / "Snakefile").write_text(RETRY_SMK)
+    for folder in ("rules", "scripts", "schemas"):  # the pipeline's own resource(), beside a one-rule Snakefile
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    proc = subprocess.run([SNAKEMAKE, "--cores", "1", "--retries", "2", "fits.txt"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert (tmp_path / "fits.txt").read_text() == "6 200\n"
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    ({"resources": {"evalute": {"mem_mb": 1}}}, "config key 'resources.evalute': unknown key"),
+    ({"resources": {"train": {"gpu": 1}}}, "config key 'resources.train.gpu': unknown key"),
+    ({"models": {"pico": {"resources": {"filter": {"partition": "gpu"}}}}},
+     "config key 'models.pico.resources.filter.partition': unknown key")])
+def test_an_unknown_resource_kind_or_key_is_an_error_naming_it(where, message):
+    from selftrain.config import deep_merge, validate_config
+    from selftrain.io import InputError
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        validate_config(deep_merge(json.loads(json.dumps(TINY)), where))

@@ -11,6 +11,18 @@ from .io import InputError
 from .provenance import write_records
 
 
+def gpu_count(resources, default: int = 0) -> int:
+    """The GPUs a job asked for: its `gpu` resource, else the count of a gpu entry of its `gres`
+    ("gpu:a100:4" is 4, a bare "gpu" is 1 as in Slurm), else default."""
+    if resources.get("gpu"):
+        return int(resources.get("gpu"))
+    for entry in str(resources.get("gres") or "").split(","):
+        parts = entry.strip().split(":")
+        if parts[0] == "gpu":
+            return int(parts[-1]) if len(parts) > 1 and parts[-1].isdigit() else 1
+    return default
+
+
 @contextlib.contextmanager
 def step(smk, offline: bool = True, uses_torch: bool = True):
     """Run a step body with print-style logging to smk.log[0] (and stderr); bad input exits 1 cleanly.
