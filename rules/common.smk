@@ -6,6 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from selftrain.config import check_paths, model_section, resolve_condition, validate_config  # noqa: E402
+from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
@@ -47,6 +48,10 @@ TASK_JSONL = "results/data/tasks/{task}.jsonl"
 PERPLEXITY_JSONL = "results/data/perplexity/{set}.jsonl"
 TAIL_VOCABULARY = "results/data/tail_vocabulary.json"
 SUMMARY_CI = "results/summary_ci.csv"
+HUB_FETCHED = "results/data/hub_fetched.json"
+# what the fetch stage downloads; jobs that read the hub cache depend on its record, so it runs first
+FETCH_PLAN = fetch_plan(config)
+FETCHED = {"fetched": HUB_FETCHED} if needs_fetch(FETCH_PLAN) else {}
 
 
 def log_path(step, key=""):
@@ -165,9 +170,10 @@ def all_round_evals():
 
 def base_inputs(wc):
     """A pretrain-kind base needs the corpus and its tokenizer; hub and local bases need nothing here."""
-    if config["models"][wc.model]["base"]["kind"] == "pretrain":
+    kind = config["models"][wc.model]["base"]["kind"]
+    if kind == "pretrain":
         return {"train": TRAIN_JSONL, "tokenizer": TOKENIZER.format(model=wc.model)}
-    return {}
+    return dict(FETCHED) if kind == "hub" else {}
 
 
 def generate_inputs(wc):
@@ -253,4 +259,5 @@ def eval_inputs(wc):
         "tasks": [TASK_JSONL.format(task=t) for t in local_tasks(wc.model)],
         "tail": TAIL_VOCABULARY,
         "corpora": list(eval_corpora(wc).values()),
+        **(FETCHED if FETCH_PLAN["tasks"] else {}),
     }

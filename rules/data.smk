@@ -1,10 +1,12 @@
 rule prepare_corpus:
+    input:
+        **(FETCHED if config["corpus"]["source"] == "hf" else {}),
     output:
         train=TRAIN_JSONL,
         heldout=HELDOUT_JSONL,
         stats=CORPUS_STATS,
     params:
-        corpus=config["corpus"],
+        corpus=dict(config["corpus"], hub_cache=config["hub_cache"]) if config["corpus"]["source"] == "hf" else config["corpus"],
         seed=config["seed"],
     log:
         log_path("prepare_corpus", "data"),

@@ -59,7 +59,7 @@ EXPECTED_JOBS = {  # conditions x seeds x rounds per model
     "paper.yaml": 20 * 3 * 5 * 3, "shumailov.yaml": 2 * 3 * 9, "gerstgrasser.yaml": 3 * 3 * 5,
     "drayson.yaml": 4 * 3 * 5, "grid-small.yaml": 4 * 1 * 2,
 }
-# every job of the preset's own grid and nothing of the embedded default (config.yaml's model and
+# every job of the preset's own grid (fetch stage aside) and nothing of the embedded default (config.yaml's model and
 # conditions merged in made grid-small 108 jobs instead of 41)
 EXPECTED_TOTAL = {"paper.yaml": 3612, "shumailov.yaml": 224, "gerstgrasser.yaml": 188, "drayson.yaml": 248,
                   "grid-small.yaml": 41}
@@ -90,8 +90,11 @@ def test_preset_dry_runs_offline_from_the_checkout(name, profile, checkout, tmp_
     assert proc.returncode == 0, out[-4000:]
     jobs = jobs_of(proc.stdout)
     assert jobs["generate"] == jobs["filter_corpus"] == jobs["train_round"] == jobs["evaluate_round"] == EXPECTED_JOBS[name]
-    assert sum(jobs.values()) == EXPECTED_TOTAL[name], jobs
     preset = yaml.safe_load((checkout / "configs" / name).read_text())
+    # one fetch job (on the submit node) when the preset names any hub repository
+    hub = preset["corpus"].get("source") == "hf" or any(m["base"]["kind"] == "hub" for m in preset["models"].values())
+    assert jobs.get("fetch_hub", 0) == int(hub)
+    assert sum(jobs.values()) == EXPECTED_TOTAL[name] + int(hub), jobs
     assert jobs["base_model"] == jobs["evaluate_base"] == len(preset["models"])
     imported = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("IMPORTED "))[9:])
     assert imported == [], imported
