@@ -244,3 +244,10 @@ def test_an_unknown_resource_kind_or_key_is_an_error_naming_it(where, message):
 
     with pytest.raises(InputError, match=re.escape(message)):
         validate_config(deep_merge(json.loads(json.dumps(TINY)), where))
+
+
+def test_the_profile_runs_every_rule_in_one_pip_environment():
+    """The cluster's one environment story: no conda selected, so every job runs the submit venv's Python."""
+    assert not {"use-conda", "software-deployment-method", "sdm"} & set(PROFILE)
+    assert PROFILE["slurm-requeue"] is True and "cores" not in yaml.safe_load(
+        (ROOT / "profiles/default/config.yaml").read_text())
