@@ -72,8 +72,10 @@ def run(*cmd, env=None) -> str:
 class LocalSlurm:
     """One Slurm cluster with the partition, account and QOS a profile names; use as a context manager."""
 
-    def __init__(self, partition: str, account: str | None, qos: str | None, extra_partitions=(), gpus: int = 4):
+    def __init__(self, partition: str, account: str | None, qos: str | None, extra_partitions=(), gpus: int = 4,
+                 cpus: int = 0, mem_mb: int = 0):
         self.partition, self.account, self.qos = partition, account, qos
+        self.node_cpus, self.node_mem_mb = cpus, mem_mb
         self.extra_partitions, self.gpus = [p for p in extra_partitions if p != partition], gpus
         self.daemons: list[tuple[str, subprocess.Popen]] = []
         self.state: Path | None = None
@@ -106,7 +108,8 @@ class LocalSlurm:
                 "slurmd_port": free_port(), "dbd_port": free_port(), "partition": self.partition, "gpus": self.gpus,
                 "extra_partitions": "\n".join(f"PartitionName={p} Nodes=localhost MaxTime=INFINITE State=UP"
                                                for p in self.extra_partitions),
-                "cpus": max(4, len(os.sched_getaffinity(0))), "mem_mb": self._node_mem_mb()}
+                "cpus": max(4, self.node_cpus, len(os.sched_getaffinity(0))),
+                "mem_mb": max(self.node_mem_mb, self._node_mem_mb())}
         for name in ("slurm.conf", "slurmdbd.conf"):
             (s / name).write_text((HERE / name).read_text().format(**fill))
         (s / "slurmdbd.conf").chmod(0o600)
