@@ -5,13 +5,19 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# a preset given with --configfile replaces the embedded default instead of merging over it (Snakemake
+# would merge it over config.yaml, keeping the default's model and conditions); --config alone still
+# overrides config.yaml. Jobs get the same --configfiles from Snakemake, so they load what the main process did.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/fetch.smk"
 include: "rules/data.smk"
 include: "rules/base.smk"
 include: "rules/generate.smk"

@@ -8,10 +8,9 @@ rule manifest:
         log_path("manifest"),
     benchmark:
         benchmark_path("manifest")
-    threads: 1
+    threads: job_threads("report", 1)
     resources:
-        mem_mb=resource("report", "mem_mb", 2000),
-        runtime=resource("report", "runtime", 30),
+        **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
     conda:
         "../envs/report.yaml"
     script:
@@ -30,10 +29,9 @@ rule archive:
         log_path("archive", "archive/{name}"),
     benchmark:
         benchmark_path("archive", "archive/{name}")
-    threads: 1
+    threads: job_threads("report", 1)
     resources:
-        mem_mb=resource("report", "mem_mb", 2000),
-        runtime=resource("report", "runtime", 30),
+        **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
     conda:
         "../envs/report.yaml"
     script:

@@ -10,12 +10,9 @@ rule base_model:
         log_path("base_model", BASE_KEY),
     benchmark:
         benchmark_path("base_model", BASE_KEY)
-    threads: 2
+    threads: job_threads("base", 2)
     resources:
-        mem_mb=resource("base", "mem_mb", 8000),
-        runtime=resource("base", "runtime", 240),
-        cpus_per_task=resource("base", "cpus_per_task", 2),
-        gpu=resource("base", "gpus", 0),
+        **job_resources("base", mem_mb=8000, runtime=240, cpus=2),
     conda:
         "../envs/train.yaml"
     script:

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from selftrain.config import (RUNTIME_ONLY, check_paths, job_section, locate, read_config_files,  # noqa: E402
                               resolve_condition, validate_config)
 from selftrain.config import round1_generation, shared_round_keys  # noqa: E402
+from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.memory_plan import check_memory  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
@@ -69,6 +70,10 @@ PERPLEXITY_JSONL = "results/data/perplexity/{set}.jsonl"
 TAIL_VOCABULARY = "results/data/tail_vocabulary.json"
 SUMMARY_CI = "results/summary_ci.csv"
 VERDICT = "results/verdict.csv"
+HUB_FETCHED = "results/data/hub_fetched.json"
+# what the fetch stage downloads; jobs that read the hub cache depend on its record, so it runs first
+FETCH_PLAN = fetch_plan(config)
+FETCHED = {"fetched": HUB_FETCHED} if needs_fetch(FETCH_PLAN) else {}
 
 
 def log_path(step, key=""):
@@ -180,21 +185,51 @@ def shared_round(wc):
             "stats": SHARED_FILTER_STATS.format(**key)}
 
 
-def resource(kind, key, default):
-    """A scheduler resource of a kind of job: the model's override, the config's, or the default;
-    memory doubles with each retry. Rules pass config key gpus as Snakemake's standard resource gpu
-    (the Slurm plugin's --gpus) and cpus_per_task as the plugin's --cpus-per-task. A value no model
-    overrides is a plain constant: Snakemake inspects and calls a callable resource for every job."""
+# config key of resources.<kind> -> the Snakemake resource the Slurm plugin (2.8.0) reads: gpus is Snakemake's
+# standard `gpu` (--gpus=N, or --gpus=<gpu_model>:N), gres/constraint/slurm_partition/slurm_extra are the
+# plugin's own (--gres, -C, -p, verbatim sbatch flags). gpu_memory_gb is read by the memory plan only.
+SLURM_RESOURCES = {"mem_mb": "mem_mb", "runtime": "runtime", "cpus_per_task": "cpus_per_task", "gpus": "gpu",
+                   "gpu_model": "gpu_model", "gres": "gres", "constraint": "constraint",
+                   "slurm_partition": "slurm_partition", "slurm_extra": "slurm_extra"}
+# doubled on each retry: a job killed for memory or time gets twice as much on its next attempt
+ESCALATING = ("mem_mb", "runtime")
+
+
+def resource(kind, key, default=None):
+    """A scheduler resource of a kind of job: the model's override (models.<m>.resources.<kind>.<key>), the
+    config's (resources.<kind>.<key>) or the rule's default; memory and runtime double with each retry. A
+    value no model overrides is a plain constant: Snakemake inspects and calls a callable for every job."""
     value = config["resources"].get(kind, {}).get(key, default)
     by_model = {m: spec.get("resources", {}).get(kind, {}).get(key, value) for m, spec in config["models"].items()}
-    if key != "mem_mb" and all(v == value for v in by_model.values()):
+    escalates = key in ESCALATING
+    if not escalates and all(v == value for v in by_model.values()):
         return value
 
     def get(wc, attempt):
         v = by_model.get(wc.get("model", ""), value)
-        return v * 2 ** (attempt - 1) if key == "mem_mb" else v
+        return v * 2 ** (attempt - 1) if escalates and v is not None else v
 
     return get
+
+
+def job_threads(kind, cpus):
+    """threads: the CPUs the job is given (cpus_per_task of its kind, default cpus), so that a step computes
+    on every CPU Slurm grants it; locally Snakemake caps threads at --cores."""
+    return resource(kind, "cpus_per_task", cpus)
+
+
+def job_resources(kind, mem_mb, runtime, cpus, gpus=0):
+    """Every scheduler resource of a kind of job, as `resources: **job_resources(...)`: the rule's defaults
+    for memory, time, CPUs and GPUs, plus whatever else the config sets for the kind or a model. A kind that
+    sets gres asks for its GPUs there only, not again as `gpu` (the plugin treats `gpu` and a gpu gres as exclusive: its partitions.parse_gpu_requirements)."""
+    defaults = {"mem_mb": mem_mb, "runtime": runtime, "cpus_per_task": cpus, "gpus": gpus}
+    keys = set(config["resources"].get(kind, {})) | {k for spec in config["models"].values()
+                                                      for k in spec.get("resources", {}).get(kind, {})}
+    if "gres" in keys:
+        defaults.pop("gpus")
+        keys.discard("gpus")
+    return {SLURM_RESOURCES[k]: resource(kind, k, defaults.get(k))
+            for k in [*defaults, *sorted(keys - set(defaults))] if k in SLURM_RESOURCES}
 
 
 def all_round_evals():
@@ -203,9 +238,10 @@ def all_round_evals():
 
 def base_inputs(wc):
     """A pretrain-kind base needs the corpus and its tokenizer; hub and local bases need nothing here."""
-    if config["models"][wc.model]["base"]["kind"] == "pretrain":
+    kind = config["models"][wc.model]["base"]["kind"]
+    if kind == "pretrain":
         return {"train": TRAIN_JSONL, "tokenizer": TOKENIZER.format(model=wc.model)}
-    return {}
+    return dict(FETCHED) if kind == "hub" else {}
 
 
 def generate_inputs(wc):
@@ -297,4 +333,5 @@ def eval_inputs(wc):
         "tasks": [TASK_JSONL.format(task=t) for t in local_tasks(wc.model)],
         "tail": TAIL_VOCABULARY,
         "corpora": list(eval_corpora(wc).values()),
+        **(FETCHED if FETCH_PLAN["tasks"] else {}),
     }

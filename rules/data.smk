@@ -1,20 +1,20 @@
 rule prepare_corpus:
+    input:
+        **(FETCHED if config["corpus"]["source"] == "hf" else {}),
     output:
         train=TRAIN_JSONL,
         heldout=HELDOUT_JSONL,
         stats=CORPUS_STATS,
     params:
-        corpus=config["corpus"],
+        corpus=dict(config["corpus"], hub_cache=config["hub_cache"]) if config["corpus"]["source"] == "hf" else config["corpus"],
         seed=config["seed"],
     log:
         log_path("prepare_corpus", "data"),
     benchmark:
         benchmark_path("prepare_corpus", "data")
-    threads: 1
+    threads: job_threads("data", 1)
     resources:
-        mem_mb=resource("data", "mem_mb", 4000),
-        runtime=resource("data", "runtime", 60),
-        cpus_per_task=resource("data", "cpus_per_task", 1),
+        **job_resources("data", mem_mb=4000, runtime=60, cpus=1),
     conda:
         "../envs/data.yaml"
     script:
@@ -32,12 +32,69 @@ rule train_tokenizer:
         log_path("train_tokenizer", "{model}"),
     benchmark:
         benchmark_path("train_tokenizer", "{model}")
-    threads: 2
+    threads: job_threads("data", 2)
     resources:
-        mem_mb=resource("data", "mem_mb", 4000),
-        runtime=resource("data", "runtime", 60),
-        cpus_per_task=resource("data", "cpus_per_task", 2),
+        **job_resources("data", mem_mb=4000, runtime=60, cpus=2),
     conda:
         "../envs/data.yaml"
     script:
         "../scripts/train_tokenizer.py"
+
+
+rule build_task:
+    input:
+        heldout=HELDOUT_JSONL,
+    output:
+        TASK_JSONL,
+    params:
+        max_items=config["evaluation"]["downstream"]["max_items"],
+        seed=config["seed"],
+    log:
+        log_path("build_task_{task}", "data"),
+    benchmark:
+        benchmark_path("build_task_{task}", "data")
+    threads: job_threads("data", 1)
+    resources:
+        **job_resources("data", mem_mb=4000, runtime=60, cpus=1),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/build_task.py"
+
+
+rule prepare_perplexity_set:
+    output:
+        PERPLEXITY_JSONL,
+    params:
+        spec=lambda wc: config["evaluation"]["perplexity_sets"][wc.set],
+    log:
+        log_path("prepare_perplexity_set_{set}", "data"),
+    benchmark:
+        benchmark_path("prepare_perplexity_set_{set}", "data")
+    threads: job_threads("data", 1)
+    resources:
+        **job_resources("data", mem_mb=4000, runtime=60, cpus=1),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/prepare_perplexity_set.py"
+
+
+rule tail_vocabulary:
+    input:
+        train=TRAIN_JSONL,
+    output:
+        TAIL_VOCABULARY,
+    params:
+        mass=config["evaluation"]["diversity"]["tail_mass"],
+    log:
+        log_path("tail_vocabulary", "data"),
+    benchmark:
+        benchmark_path("tail_vocabulary", "data")
+    threads: job_threads("data", 1)
+    resources:
+        **job_resources("data", mem_mb=4000, runtime=60, cpus=1),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/tail_vocabulary.py"

@@ -14,11 +14,9 @@ rule filter_corpus:
         benchmark_path("filter_corpus", ROUND_KEY)
     wildcard_constraints:
         round=LATER_ROUND,
-    threads: 1
+    threads: job_threads("filter", 1)
     resources:
-        mem_mb=resource("filter", "mem_mb", 4000),
-        runtime=resource("filter", "runtime", 60),
-        cpus_per_task=resource("filter", "cpus_per_task", 1),
+        **job_resources("filter", mem_mb=4000, runtime=60, cpus=1),
     conda:
         "../envs/train.yaml"
     script:

@@ -15,12 +15,9 @@ rule generate:
         benchmark_path("generate", ROUND_KEY)
     wildcard_constraints:
         round=LATER_ROUND,
-    threads: 2
+    threads: job_threads("generate", 2)
     resources:
-        mem_mb=resource("generate", "mem_mb", 8000),
-        runtime=resource("generate", "runtime", 120),
-        cpus_per_task=resource("generate", "cpus_per_task", 2),
-        gpu=resource("generate", "gpus", 0),
+        **job_resources("generate", mem_mb=8000, runtime=120, cpus=2),
     conda:
         "../envs/generate.yaml"
     script:

@@ -14,11 +14,9 @@ rule aggregate:
         log_path("aggregate"),
     benchmark:
         benchmark_path("aggregate")
-    threads: 1
+    threads: job_threads("report", 1)
     resources:
-        mem_mb=resource("report", "mem_mb", 2000),
-        runtime=resource("report", "runtime", 30),
-        cpus_per_task=resource("report", "cpus_per_task", 1),
+        **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
     conda:
         "../envs/report.yaml"
     script:
@@ -36,11 +34,9 @@ rule plot:
         log_path("plot"),
     benchmark:
         benchmark_path("plot")
-    threads: 1
+    threads: job_threads("report", 1)
     resources:
-        mem_mb=resource("report", "mem_mb", 2000),
-        runtime=resource("report", "runtime", 30),
-        cpus_per_task=resource("report", "cpus_per_task", 1),
+        **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
     conda:
         "../envs/report.yaml"
     script:

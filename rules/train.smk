@@ -13,12 +13,9 @@ rule train_round:
         log_path("train_round", ROUND_KEY),
     benchmark:
         benchmark_path("train_round", ROUND_KEY)
-    threads: 2
+    threads: job_threads("train", 2)
     resources:
-        mem_mb=resource("train", "mem_mb", 8000),
-        runtime=resource("train", "runtime", 240),
-        cpus_per_task=resource("train", "cpus_per_task", 2),
-        gpu=resource("train", "gpus", 0),
+        **job_resources("train", mem_mb=8000, runtime=240, cpus=2),
     conda:
         "../envs/train.yaml"
     script:

@@ -2,6 +2,7 @@
 
 Pre-training on resources gpus > 1 runs one process per GPU under torchrun (training.sharding)."""
 
+from selftrain.hub import copy_model_snapshot
 from selftrain.io import atomic_directory
 from selftrain.modeling import load_checkpoint, save_checkpoint
 from selftrain.resources import job_gpus
@@ -10,7 +11,7 @@ from selftrain.round_training import run_training
 from selftrain.step import step
 
 base = snakemake.params.base
-with step(snakemake, offline=base["kind"] != "hub") as log:
+with step(snakemake) as log:
     out = snakemake.output[0]
     if base["kind"] == "pretrain":
         spec = {
@@ -28,10 +29,8 @@ with step(snakemake, offline=base["kind"] != "hub") as log:
     elif base["kind"] == "local":
         model, tok = load_checkpoint(base["path"], trust_remote_code=base["trust_remote_code"])  # refuses pickled weights
         save_checkpoint(model, tok, out, info={"source": base["path"]})
-    else:  # hub, on clusters: a pinned revision, safetensors only
-        from huggingface_hub import snapshot_download
-
+    else:  # hub: the pinned revision the fetch stage put into hub_cache, copied offline (safetensors only)
         with atomic_directory(out) as tmp:
-            snapshot_download(base["hub_id"], revision=base["revision"], local_dir=tmp,
-                              allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
-        log(f"downloaded {base['hub_id']}@{base['revision']}")
+            src = copy_model_snapshot(base["hub_id"], base["revision"], snakemake.config["hub_cache"], tmp)
+        log.facts["hub_snapshot"] = str(src)
+        log(f"copied {base['hub_id']}@{base['revision']} from {src}")

@@ -3,6 +3,7 @@ loading hub libraries: sockets are refused by an audit hook for the whole DAG bu
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,31 +35,77 @@ def test_presets_exist():
     assert {"paper.yaml", "shumailov.yaml", "gerstgrasser.yaml", "drayson.yaml", "grid-small.yaml"} <= set(PRESETS)
 
 
+# hub commits public records show to exist (the presets' comments cite where); a pin outside this table
+# is one nobody can check before the cluster's first job fails on it
+PUBLIC_PINS = {
+    "allenai/OLMo-2-0425-1B": "a1847dff35000b4271fa70afc5db10fd29fedbdf",
+    "allenai/OLMo-2-1124-7B": "7df9a82518afdecae4e8c026b27adccc8c1f0032",
+    "allenai/OLMo-2-1124-13B": "3fefddc1bf18a30e1d9b91000271630718f2aa8b",
+    "allenai/dolmino-mix-1124": "a319f19eef1e257417b11ea8c30da266ae175557",
+}
+
+
 @pytest.mark.parametrize("name", PRESETS)
-def test_preset_validates(name):
+def test_preset_validates_and_pins_public_commits(name):
     cfg = validate_config(yaml.safe_load((ROOT / "configs" / name).read_text()))
-    for model, spec in cfg["models"].items():
-        if spec["base"]["kind"] == "hub":
-            assert len(spec["base"]["revision"]) == 40, model
+    pins = {spec["base"]["hub_id"]: spec["base"]["revision"] for spec in cfg["models"].values()
+            if spec["base"]["kind"] == "hub"}
+    if cfg["corpus"]["source"] == "hf":
+        pins[cfg["corpus"]["dataset"]] = cfg["corpus"]["revision"]
+    assert pins == {repo: PUBLIC_PINS.get(repo) for repo in pins}
 
 
 EXPECTED_JOBS = {  # conditions x seeds x rounds per model
     "paper.yaml": 20 * 3 * 5 * 3, "shumailov.yaml": 2 * 3 * 9, "gerstgrasser.yaml": 3 * 3 * 5,
     "drayson.yaml": 4 * 3 * 5, "grid-small.yaml": 4 * 1 * 2,
 }
+# every job of the preset's own grid (fetch stage aside) and nothing of the embedded default (config.yaml's model and
+# conditions merged in made grid-small 108 jobs instead of 41)
+EXPECTED_TOTAL = {"paper.yaml": 3612, "shumailov.yaml": 224, "gerstgrasser.yaml": 188, "drayson.yaml": 248,
+                  "grid-small.yaml": 41}
+# the presets written for a Slurm cluster are also dry-run through the cluster profile
+CLUSTER_PRESETS = {"paper.yaml"}
 
 
-@pytest.mark.parametrize("name", PRESETS)
-def test_preset_dry_runs_offline(name, tmp_path):
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """A copy of the repository as a user has it: with config.yaml next to the Snakefile, no results."""
+    dest = tmp_path_factory.mktemp("checkout") / "selftrain-collapse"
+    shutil.copytree(ROOT, dest, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "results", ".snakemake", "__pycache__", ".pytest_cache"))
+    assert (dest / "config.yaml").is_file() and (dest / "slurm").is_symlink()
+    return dest
+
+
+@pytest.mark.parametrize(("name", "profile"), [(p, None) for p in PRESETS] + [(p, "slurm") for p in sorted(CLUSTER_PRESETS)])
+def test_preset_dry_runs_offline_from_the_checkout(name, profile, checkout, tmp_path):
+    """The README's command, typed in the repository root: the preset replaces the default experiment."""
     hf_home = tmp_path / "hf_home"
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    cmd = [sys.executable, "-c", GUARD, "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
-           str(ROOT / "configs" / name), "-n", "--cores", "2", "results/figures/collapse.pdf"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    args = ["-n", *(["--profile", profile] if profile else []), "results/figures/collapse.pdf",
+            "--configfile", f"configs/{name}"]
+    proc = subprocess.run([sys.executable, "-c", GUARD, *args], cwd=checkout, capture_output=True, text=True,
+                          env=env, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     jobs = jobs_of(proc.stdout)
     assert jobs["generate"] == jobs["filter_corpus"] == jobs["train_round"] == jobs["evaluate_round"] == EXPECTED_JOBS[name]
+    preset = yaml.safe_load((checkout / "configs" / name).read_text())
+    # one fetch job (on the submit node) when the preset names any hub repository
+    hub = preset["corpus"].get("source") == "hf" or any(m["base"]["kind"] == "hub" for m in preset["models"].values())
+    assert jobs.get("fetch_hub", 0) == int(hub)
+    assert sum(jobs.values()) == EXPECTED_TOTAL[name] + int(hub), jobs
+    assert jobs["base_model"] == jobs["evaluate_base"] == len(preset["models"])
     imported = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("IMPORTED "))[9:])
     assert imported == [], imported
-    assert not hf_home.exists() and not (tmp_path / "results").exists()
+    assert not hf_home.exists() and not (checkout / "results").exists()
+
+
+def test_config_on_the_command_line_still_overrides_the_default(checkout):
+    """Without --configfile, config.yaml is the experiment and --config edits it."""
+    proc = subprocess.run([sys.executable, "-c", GUARD, "-n", "--config", "rounds=1"], cwd=checkout,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    default = yaml.safe_load((checkout / "config.yaml").read_text())
+    rounds_jobs = len(default["conditions"]) * len(default["seeds"]) * len(default["models"])
+    assert jobs_of(proc.stdout)["generate"] == rounds_jobs

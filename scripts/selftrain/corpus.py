@@ -107,13 +107,13 @@ def load_jsonl(spec: dict) -> list[dict]:
 
 
 def load_hf(spec: dict) -> list[dict]:
-    """A hub dataset at a pinned revision (clusters only; nothing here calls it without a config)."""
+    """A hub dataset at a pinned revision, read offline from the files the fetch stage put into
+    spec["hub_cache"] (the datasets library cannot stream a hub repository from the hub cache offline)."""
     import datasets
 
-    ds = datasets.load_dataset(
-        spec["dataset"], spec.get("subset"), split=spec.get("split", "train"),
-        revision=spec["revision"], streaming=True,
-    )
+    from .hub import corpus_files
+
+    ds = datasets.load_dataset("json", data_files=corpus_files(spec, spec["hub_cache"]), split="train", streaming=True)
     key, limit = spec.get("text_key", "text"), spec.get("max_documents")
     docs = []
     for i, row in enumerate(ds):

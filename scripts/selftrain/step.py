@@ -4,11 +4,44 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 from .io import InputError
 from .provenance import write_records
+
+
+def reads_fetched_tasks(smk) -> bool:
+    """Whether a job scores named lm-eval tasks, whose data the fetch stage prepared in the shared cache."""
+    from .downstream import LOCAL_TASKS
+
+    evaluation = smk.params.get("evaluation") if hasattr(smk.params, "get") else None
+    tasks = (evaluation or {}).get("downstream", {}).get("tasks", [])
+    return any(t["name"] not in LOCAL_TASKS for t in tasks)
+
+
+def hub_environment(smk, offline: bool) -> str | None:
+    """Point the hub libraries at the configured hub cache. A compute job (offline) never reaches a hub: the
+    fetch stage, the one rule run with offline=False, downloaded what it reads. Each job gets its own datasets
+    cache (concurrent jobs preparing JSON task files in one cache race on it), except one that reads named
+    lm-eval tasks from the shared cache the fetch stage prepared. Returns the private cache to remove."""
+    from .hub import datasets_dir, hub_dir
+
+    cache = smk.config.get("hub_cache")
+    if cache:
+        os.environ["HF_HUB_CACHE"] = str(hub_dir(cache))
+    if offline:
+        # forced, not defaulted: Slurm exports the submit shell's environment (--export=ALL) into every job
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["HF_DATASETS_OFFLINE"] = "1"
+    if cache and (not offline or reads_fetched_tasks(smk)):
+        os.environ["HF_DATASETS_CACHE"] = str(datasets_dir(cache))
+        return None
+    private = tempfile.mkdtemp(prefix="selftrain-hf-datasets-")
+    os.environ["HF_DATASETS_CACHE"] = private
+    return private
 
 
 @contextlib.contextmanager
@@ -18,10 +51,7 @@ def step(smk, offline: bool = True, uses_torch: bool = True):
     The body may add facts for the provenance record: log.facts["backend"] = "vllm".
 
     Steps that never touch a model pass uses_torch=False and skip torch's multi-second import."""
-    if offline:
-        # nothing may reach a hub at run time unless a rule (the hub download) says so
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    private_cache = hub_environment(smk, offline)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     log_path = smk.log[0] if len(smk.log) else None
     log_file = open(log_path, "a", encoding="utf-8") if log_path else None
@@ -52,3 +82,5 @@ def step(smk, offline: bool = True, uses_torch: bool = True):
     finally:
         if log_file:
             log_file.close()
+        if private_cache:
+            shutil.rmtree(private_cache, ignore_errors=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")  # srun inside a job finds its config only here
+SYSTEM_GRES = Path("/etc/slurm/gres.conf")  # slurmd reads gres.conf beside the slurm.conf it was given
 LOCK = Path("/run/lock/selftrain-local-slurm.lock")  # one test cluster per machine at a time
 STATE_PREFIX = "selftrain-slurm-"
 PACKAGES = "slurm-wlm slurmdbd munge mariadb-server"
@@ -71,8 +72,11 @@ def run(*cmd, env=None) -> str:
 class LocalSlurm:
     """One Slurm cluster with the partition, account and QOS a profile names; use as a context manager."""
 
-    def __init__(self, partition: str, account: str | None, qos: str | None):
+    def __init__(self, partition: str, account: str | None, qos: str | None, extra_partitions=(), gpus: int = 4,
+                 cpus: int = 0, mem_mb: int = 0):
         self.partition, self.account, self.qos = partition, account, qos
+        self.node_cpus, self.node_mem_mb = cpus, mem_mb
+        self.extra_partitions, self.gpus = [p for p in extra_partitions if p != partition], gpus
         self.daemons: list[tuple[str, subprocess.Popen]] = []
         self.state: Path | None = None
         self.lock_file = None
@@ -101,11 +105,20 @@ class LocalSlurm:
         self.state.chmod(0o755)
         s = self.state
         fill = {"state": s, "munge_socket": s / "munge/munge.socket", "ctld_port": free_port(),
-                "slurmd_port": free_port(), "dbd_port": free_port(), "partition": self.partition,
-                "cpus": max(4, len(os.sched_getaffinity(0))), "mem_mb": self._node_mem_mb()}
+                "slurmd_port": free_port(), "dbd_port": free_port(), "partition": self.partition, "gpus": self.gpus,
+                "extra_partitions": "\n".join(f"PartitionName={p} Nodes=localhost MaxTime=INFINITE State=UP"
+                                               for p in self.extra_partitions),
+                "cpus": max(4, self.node_cpus, len(os.sched_getaffinity(0))),
+                "mem_mb": max(self.node_mem_mb, self._node_mem_mb())}
         for name in ("slurm.conf", "slurmdbd.conf"):
             (s / name).write_text((HERE / name).read_text().format(**fill))
         (s / "slurmdbd.conf").chmod(0o600)
+        # Slurm 22.05's gres/gpu registers 0 GPUs from a bare Count (tried: the node is drained, "gres/gpu count
+        # reported lower than configured"): give each GPU a File, plain files here, never opened by a job (slurmd
+        # logs that they are no character devices and counts them anyway)
+        for i in range(self.gpus):
+            (s / f"gpu{i}").touch()
+        (s / "gres.conf").write_text(f"Name=gpu File={s}/gpu[0-{self.gpus - 1}]\n")
         for d in ("ctld", "slurmd"):
             (s / d).mkdir()
         self._link_system_conf(s / "slurm.conf")
@@ -119,7 +132,7 @@ class LocalSlurm:
         ctld = self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
         wait_for(lambda: ok("scontrol", "ping"), 60, "slurmctld", self._logs("slurmctld"), ctld)
         slurmd = self._spawn("slurmd", ["slurmd", "-D", "-N", "localhost"])
-        wait_for(lambda: run("sinfo", "-h", "-N", "-o", "%T").strip() == "idle", 60, "slurmd (node idle)",
+        wait_for(lambda: set(run("sinfo", "-h", "-N", "-o", "%T").split()) == {"idle"}, 60, "slurmd (node idle)",
                  self._logs("slurmd", "slurmctld"), slurmd)
         self.start_seconds = time.monotonic() - t0
 
@@ -137,13 +150,15 @@ class LocalSlurm:
         return int(total_kb / 1024 * 0.8)
 
     def _link_system_conf(self, conf: Path):
-        """Point /etc/slurm/slurm.conf at our config; never replace a config this harness did not write."""
-        if SYSTEM_CONF.is_symlink() and STATE_PREFIX in os.readlink(SYSTEM_CONF):
-            SYSTEM_CONF.unlink()  # left behind by a killed earlier run
-        elif SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
-            raise RuntimeError(f"{SYSTEM_CONF} exists and was not written by this harness; refusing to replace it")
+        """Point /etc/slurm/slurm.conf and gres.conf at ours; never replace a file this harness did not write."""
+        for system in (SYSTEM_CONF, SYSTEM_GRES):
+            if system.is_symlink() and STATE_PREFIX in os.readlink(system):
+                system.unlink()  # left behind by a killed earlier run
+            elif system.exists() or system.is_symlink():
+                raise RuntimeError(f"{system} exists and was not written by this harness; refusing to replace it")
         SYSTEM_CONF.parent.mkdir(parents=True, exist_ok=True)
         SYSTEM_CONF.symlink_to(conf)
+        SYSTEM_GRES.symlink_to(conf.with_name("gres.conf"))
         self.linked_conf = True
 
     def _spawn(self, name: str, cmd: list[str], env=None, user=None):
@@ -209,8 +224,10 @@ class LocalSlurm:
                 proc.kill()
                 proc.wait(timeout=10)
         self.daemons = []
-        if self.linked_conf and SYSTEM_CONF.is_symlink() and os.readlink(SYSTEM_CONF).startswith(str(self.state)):
-            SYSTEM_CONF.unlink()
+        if self.linked_conf:
+            for system in (SYSTEM_CONF, SYSTEM_GRES):
+                if system.is_symlink() and os.readlink(system).startswith(str(self.state)):
+                    system.unlink()
             self.linked_conf = False
         if self.state:
             shutil.rmtree(self.state, ignore_errors=True)

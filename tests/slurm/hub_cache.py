@@ -1,0 +1,55 @@
+"""A hub cache in huggingface_hub's own layout, built by the tests themselves (no hub): a repository is
+<cache>/<type>s--org--name/ with blobs/<hash>, refs/main (the commit) and snapshots/<commit>/<file> as
+relative symlinks to the blobs, which is what snapshot_download reads offline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+NETWORK_AUDIT = '''
+import os, socket, sys
+def _refuse(event, args):
+    if event == "socket.connect" and args[0].family in (socket.AF_INET, socket.AF_INET6):
+        with open(os.environ["SELFTRAIN_NETWORK_LOG"], "a") as f:
+            f.write(f"{os.getpid()} {' '.join(sys.argv)[:200]} -> {args[1]}\\n")
+        raise ConnectionRefusedError(f"no network in this test: {args[1]}")
+sys.addaudithook(_refuse)
+'''
+
+
+def add_repo(cache: Path, repo_id: str, commit: str, files: dict[str, bytes], repo_type: str = "model") -> Path:
+    """Put files into cache as repo_id at commit (refs/main points at it); returns the snapshot folder."""
+    repo = Path(cache) / f"{repo_type}s--{repo_id.replace('/', '--')}"
+    snap = repo / "snapshots" / commit
+    for rel, data in files.items():
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        link = snap / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(blob, link.parent), link)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    return snap
+
+
+def add_model(cache: Path, repo_id: str, commit: str, checkpoint: Path) -> Path:
+    """A checkpoint directory (config, tokenizer, safetensors) as a hub model repository."""
+    return add_repo(cache, repo_id, commit, {p.name: p.read_bytes() for p in sorted(checkpoint.iterdir()) if p.is_file()})
+
+
+def add_corpus(cache: Path, repo_id: str, commit: str, docs: list[dict], rel: str = "data/part-0000.jsonl") -> Path:
+    """Documents as a hub dataset repository holding one JSONL file."""
+    data = "".join(json.dumps(d) + "\n" for d in docs).encode()
+    return add_repo(cache, repo_id, commit, {rel: data, "README.md": b"test corpus\n"}, repo_type="dataset")
+
+
+def network_audit(folder: Path, log: Path) -> dict:
+    """Environment that makes every Python process refuse (and log) IP connections: a sitecustomize on PYTHONPATH."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(NETWORK_AUDIT)
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")])),
+            "SELFTRAIN_NETWORK_LOG": str(log)}

@@ -1,0 +1,76 @@
+"""The fetch stage and the offline compute jobs, against a hub cache the test builds in the hub's own
+layout: the fetch rule resolves every pinned repository in the cache, the base model and the corpus are
+then read offline from it, and no process opens an IP connection."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import sample_docs
+from test_workflow import SNAKEMAKE, TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "slurm"))
+
+from hub_cache import add_corpus, add_model, network_audit  # noqa: E402
+
+MODEL_COMMIT, CORPUS_COMMIT = "1" * 40, "2" * 40
+
+
+def hub_config(tmp_path, tiny_model, tiny_tokenizer):
+    from selftrain.modeling import save_checkpoint
+
+    save_checkpoint(tiny_model, tiny_tokenizer, tmp_path / "ckpt")
+    cache = tmp_path / "hub_cache"
+    add_model(cache / "hub", "test-org/tiny-olmo2", MODEL_COMMIT, tmp_path / "ckpt")
+    docs = [{"id": d["id"], "text": d["text"] * 8} for d in sample_docs(30)]
+    add_corpus(cache / "hub", "test-org/corpus", CORPUS_COMMIT, docs)
+    cfg = json.loads(json.dumps(TINY))
+    cfg["corpus"] = {"source": "hf", "dataset": "test-org/corpus", "revision": CORPUS_COMMIT,
+                     "files": ["data/*.jsonl"], "heldout_fraction": 0.1, "min_chars": 10}
+    cfg["models"] = {"hubtiny": {"base": {"kind": "hub", "hub_id": "test-org/tiny-olmo2", "revision": MODEL_COMMIT}}}
+    cfg["hub_cache"] = str(cache)
+    cfg["evaluation"].pop("perplexity_sets")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return docs
+
+
+def test_fetch_then_offline_jobs_read_the_hub_cache(tmp_path, tiny_model, tiny_tokenizer):
+    docs = hub_config(tmp_path, tiny_model, tiny_tokenizer)
+    net_log = tmp_path / "network.log"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"),
+               **network_audit(tmp_path / "audit", net_log))
+    targets = ["results/hubtiny/round0/checkpoint", "results/data/train.jsonl"]
+    proc = subprocess.run([SNAKEMAKE, *targets, "--cores", "2", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                           "--configfile", str(tmp_path / "config.yaml")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    assert "rule fetch_hub" in proc.stdout + proc.stderr
+    res = tmp_path / "results"
+    record = json.loads((res / "data/hub_fetched.json").read_text())
+    assert [(m["repo"], m["commit"]) for m in record["models"]] == [("test-org/tiny-olmo2", MODEL_COMMIT)]
+    assert (record["corpus"]["repo"], record["corpus"]["commit"]) == ("test-org/corpus", CORPUS_COMMIT)
+    ckpt = res / "hubtiny/round0/checkpoint"
+    assert (ckpt / "model.safetensors").read_bytes() == (tmp_path / "ckpt/model.safetensors").read_bytes()
+    assert not any(p.is_symlink() for p in ckpt.iterdir())
+    train = [json.loads(line) for line in (res / "data/train.jsonl").read_text().splitlines()]
+    held = (res / "data/heldout.jsonl").read_text().splitlines()
+    assert len(train) + len(held) == len(docs) and {d["text"] for d in train} <= {d["text"] for d in docs}
+    # the base model's job depended on the fetch record and ran offline
+    base = json.loads(Path(str(ckpt) + ".prov.json").read_text())
+    assert "results/data/hub_fetched.json" in json.dumps(base["input"])
+    assert base["facts"]["hub_snapshot"].endswith(f"models--test-org--tiny-olmo2/snapshots/{MODEL_COMMIT}")
+    assert not net_log.exists(), net_log.read_text()
+
+
+def test_no_fetch_stage_without_hub_repositories(tmp_path):
+    """The embedded default names no hub repository: no fetch job in its DAG."""
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(TINY))
+    proc = subprocess.run([SNAKEMAKE, "-n", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
+                           str(tmp_path / "config.yaml")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fetch_hub" not in proc.stdout
