@@ -8,11 +8,11 @@ rule manifest:
         log_path("manifest"),
     benchmark:
         benchmark_path("manifest")
+    conda:
+        "../envs/report.yaml"
     threads: job_threads("report", 1)
     resources:
         **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
-    conda:
-        "../envs/report.yaml"
     script:
         "../scripts/manifest.py"
 
@@ -22,17 +22,17 @@ rule archive:
         MANIFEST,
     output:
         ARCHIVE,
-    params:
-        archive=config["archive"],
-        config=config,
     log:
         log_path("archive", "archive/{name}"),
     benchmark:
         benchmark_path("archive", "archive/{name}")
+    conda:
+        "../envs/report.yaml"
     threads: job_threads("report", 1)
     resources:
         **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
-    conda:
-        "../envs/report.yaml"
+    params:
+        archive=config["archive"],
+        config=config,
     script:
         "../scripts/archive.py"

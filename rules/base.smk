@@ -3,17 +3,17 @@ rule base_model:
         unpack(base_inputs),
     output:
         checkpoint_output(BASE_CHECKPOINT),
-    params:
-        base=lambda wc: base_spec(wc.model),
-        seed=lambda wc: job_seed(wc, "base"),
     log:
         log_path("base_model", BASE_KEY),
     benchmark:
         benchmark_path("base_model", BASE_KEY)
+    conda:
+        "../envs/train.yaml"
     threads: job_threads("base", 2)
     resources:
         **job_resources("base", mem_mb=8000, runtime=240, cpus=2),
-    conda:
-        "../envs/train.yaml"
+    params:
+        base=lambda wc: base_spec(wc.model),
+        seed=lambda wc: job_seed(wc, "base"),
     script:
         "../scripts/base_model.py"

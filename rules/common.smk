@@ -5,8 +5,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from selftrain.config import (RUNTIME_ONLY, check_paths, job_section, locate, read_config_files,  # noqa: E402
-                              resolve_condition, validate_config)
+from selftrain.config import (
+    RUNTIME_ONLY,
+    check_paths,
+    job_section,
+    locate,
+    read_config_files,  # noqa: E402
+    resolve_condition,
+    validate_config,
+)
 from selftrain.config import round1_generation, shared_round_keys  # noqa: E402
 from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
@@ -19,12 +26,20 @@ from selftrain.seeds import derive_seed  # noqa: E402
 _cli_files = [str(f) for f in workflow.overwrite_configfiles or []]
 CONFIG_SOURCES = []
 try:
-    CONFIG_SOURCES = read_config_files([str(f) for f in workflow.configfiles if str(f) not in _cli_files] + _cli_files)
-    CONFIG_SOURCES += [("--config", dict(workflow.config_settings.config))] if workflow.config_settings.config else []
+    CONFIG_SOURCES = read_config_files(
+        [str(f) for f in workflow.configfiles if str(f) not in _cli_files] + _cli_files
+    )
+    CONFIG_SOURCES += (
+        [("--config", dict(workflow.config_settings.config))]
+        if workflow.config_settings.config
+        else []
+    )
     # lm-eval's task index is read by the main process only: every cluster job parses this file again
     validate_config(config, check_tasks=workflow.is_main_process)
     check_paths(config)
-    check_memory(config)  # before any job: a batch that cannot be split, a plan that cannot fit the GPUs
+    check_memory(
+        config
+    )  # before any job: a batch that cannot be split, a plan that cannot fit the GPUs
 except InputError as e:
     raise WorkflowError(str(locate(e, CONFIG_SOURCES))) from None
 
@@ -36,7 +51,10 @@ SEEDS = config["seeds"]
 ROUNDS = config["rounds"]
 # merged once per model: params of thousands of jobs read them (deep_merge copies on every call); without the
 # keys a job reads at run time (config.RUNTIME_ONLY), so that changing those reruns nothing
-MODEL_SECTIONS = {m: {s: job_section(config, m, s) for s in ("generation", "training", "evaluation")} for m in MODELS}
+MODEL_SECTIONS = {
+    m: {s: job_section(config, m, s) for s in ("generation", "training", "evaluation")}
+    for m in MODELS
+}
 
 RESULTS = "results"
 TRAIN_JSONL = "results/data/train.jsonl"
@@ -55,8 +73,12 @@ ROUND_EVAL = "results/{model}/{condition}/seed{seed}/round{round}/eval.json"
 # round 1 done once for every condition with the same generation (prompt + sampling) and filter chain: the
 # per-condition round-1 corpora above are links to these (rule link_shared_round)
 SHARED_KEY = "{model}/shared/seed{seed}/round{round}/{generation}"
-SHARED_GENERATED = "results/{model}/shared/seed{seed}/round{round}/{generation}/generated.jsonl"
-SHARED_FILTERED = "results/{model}/shared/seed{seed}/round{round}/{generation}/{chain}/filtered.jsonl"
+SHARED_GENERATED = (
+    "results/{model}/shared/seed{seed}/round{round}/{generation}/generated.jsonl"
+)
+SHARED_FILTERED = (
+    "results/{model}/shared/seed{seed}/round{round}/{generation}/{chain}/filtered.jsonl"
+)
 SHARED_FILTER_STATS = "results/{model}/shared/seed{seed}/round{round}/{generation}/{chain}/filter_stats.json"
 # rounds after the first, which every condition generates and filters itself
 LATER_ROUND = r"[2-9]|[1-9]\d+"
@@ -99,15 +121,22 @@ wildcard_constraints:
 
 def checkpoint_output(pattern):
     """A checkpoint directory() output, protected() when config key protect_checkpoints is on: Snakemake then
-    write-protects the finished tree and refuses to rebuild it when something upstream changes."""
-    return protected(directory(pattern)) if config["protect_checkpoints"] else directory(pattern)
+    write-protects the finished tree and refuses to rebuild it when something upstream changes.
+    """
+    return (
+        protected(directory(pattern))
+        if config["protect_checkpoints"]
+        else directory(pattern)
+    )
 
 
 def checkpoint_of(model, condition, seed, round_):
     """The checkpoint of a round; round 0 is the base model shared by every condition and seed."""
     if int(round_) == 0:
         return BASE_CHECKPOINT.format(model=model)
-    return ROUND_CHECKPOINT.format(model=model, condition=condition, seed=seed, round=round_)
+    return ROUND_CHECKPOINT.format(
+        model=model, condition=condition, seed=seed, round=round_
+    )
 
 
 def previous_checkpoint(wc):
@@ -128,7 +157,8 @@ def section(model, name):
 
 def condition_part(key):
     """A params entry holding one key of the job's condition (prompt, sampling, filters, data, init): each
-    job carries only what its script reads, so editing a condition's filters reruns no generation."""
+    job carries only what its script reads, so editing a condition's filters reruns no generation.
+    """
     return lambda wc: RESOLVED_CONDITIONS[wc.condition][key]
 
 
@@ -138,7 +168,9 @@ def base_spec(model):
     base = config["models"][model]["base"]
     if "training" not in base:
         return base
-    training = {k: v for k, v in base["training"].items() if k not in RUNTIME_ONLY["training"]}
+    training = {
+        k: v for k, v in base["training"].items() if k not in RUNTIME_ONLY["training"]
+    }
     return {**base, "training": training}
 
 
@@ -149,7 +181,8 @@ def trusts_remote_code(model):
 
 def per_model(value_of):
     """A params entry that depends on the model only: a constant when every model has the same value,
-    else a lookup by the model wildcard. Snakemake inspects and calls a callable param for every job."""
+    else a lookup by the model wildcard. Snakemake inspects and calls a callable param for every job.
+    """
     values = {m: value_of(m) for m in MODELS}
     if all(v == values[MODELS[0]] for v in values.values()):
         return values[MODELS[0]]
@@ -160,15 +193,21 @@ def job_seed(wc, stage):
     """Seeds derive from (global seed, model, condition, seed index, round, stage), never job order; a shared
     round-1 job's from its slice keys in place of a condition name, so that it does not depend on which
     conditions share it."""
-    owner = wc.get("condition") or "/".join(filter(None, (wc.get("generation"), wc.get("chain"))))
-    return derive_seed(config["seed"], wc.model, owner, wc.get("seed", ""), wc.get("round", 0), stage)
+    owner = wc.get("condition") or "/".join(
+        filter(None, (wc.get("generation"), wc.get("chain")))
+    )
+    return derive_seed(
+        config["seed"], wc.model, owner, wc.get("seed", ""), wc.get("round", 0), stage
+    )
 
 
 # slice hashes naming the shared round-1 folders (config.shared_round_keys); the spec of each, taken from any
 # condition that has it
 GENERATION_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[0] for c in CONDITIONS}
 CHAIN_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[1] for c in CONDITIONS}
-SHARED_GENERATIONS = {GENERATION_OF[c]: round1_generation(RESOLVED_CONDITIONS[c]) for c in CONDITIONS}
+SHARED_GENERATIONS = {
+    GENERATION_OF[c]: round1_generation(RESOLVED_CONDITIONS[c]) for c in CONDITIONS
+}
 SHARED_CHAINS = {CHAIN_OF[c]: RESOLVED_CONDITIONS[c]["filters"] for c in CONDITIONS}
 
 
@@ -179,18 +218,34 @@ def shared_part(key):
 
 def shared_round(wc):
     """The shared round-1 corpora a condition's round-1 paths link to."""
-    key = dict(model=wc.model, seed=wc.seed, round=wc.round, generation=GENERATION_OF[wc.condition],
-               chain=CHAIN_OF[wc.condition])
-    return {"generated": SHARED_GENERATED.format(**key), "filtered": SHARED_FILTERED.format(**key),
-            "stats": SHARED_FILTER_STATS.format(**key)}
+    key = dict(
+        model=wc.model,
+        seed=wc.seed,
+        round=wc.round,
+        generation=GENERATION_OF[wc.condition],
+        chain=CHAIN_OF[wc.condition],
+    )
+    return {
+        "generated": SHARED_GENERATED.format(**key),
+        "filtered": SHARED_FILTERED.format(**key),
+        "stats": SHARED_FILTER_STATS.format(**key),
+    }
 
 
 # config key of resources.<kind> -> the Snakemake resource the Slurm plugin (2.8.0) reads: gpus is Snakemake's
 # standard `gpu` (--gpus=N, or --gpus=<gpu_model>:N), gres/constraint/slurm_partition/slurm_extra are the
 # plugin's own (--gres, -C, -p, verbatim sbatch flags). gpu_memory_gb is read by the memory plan only.
-SLURM_RESOURCES = {"mem_mb": "mem_mb", "runtime": "runtime", "cpus_per_task": "cpus_per_task", "gpus": "gpu",
-                   "gpu_model": "gpu_model", "gres": "gres", "constraint": "constraint",
-                   "slurm_partition": "slurm_partition", "slurm_extra": "slurm_extra"}
+SLURM_RESOURCES = {
+    "mem_mb": "mem_mb",
+    "runtime": "runtime",
+    "cpus_per_task": "cpus_per_task",
+    "gpus": "gpu",
+    "gpu_model": "gpu_model",
+    "gres": "gres",
+    "constraint": "constraint",
+    "slurm_partition": "slurm_partition",
+    "slurm_extra": "slurm_extra",
+}
 # doubled on each retry: a job killed for memory or time gets twice as much on its next attempt
 ESCALATING = ("mem_mb", "runtime")
 
@@ -198,9 +253,13 @@ ESCALATING = ("mem_mb", "runtime")
 def resource(kind, key, default=None):
     """A scheduler resource of a kind of job: the model's override (models.<m>.resources.<kind>.<key>), the
     config's (resources.<kind>.<key>) or the rule's default; memory and runtime double with each retry. A
-    value no model overrides is a plain constant: Snakemake inspects and calls a callable for every job."""
+    value no model overrides is a plain constant: Snakemake inspects and calls a callable for every job.
+    """
     value = config["resources"].get(kind, {}).get(key, default)
-    by_model = {m: spec.get("resources", {}).get(kind, {}).get(key, value) for m, spec in config["models"].items()}
+    by_model = {
+        m: spec.get("resources", {}).get(kind, {}).get(key, value)
+        for m, spec in config["models"].items()
+    }
     escalates = key in ESCALATING
     if not escalates and all(v == value for v in by_model.values()):
         return value
@@ -221,19 +280,37 @@ def job_threads(kind, cpus):
 def job_resources(kind, mem_mb, runtime, cpus, gpus=0):
     """Every scheduler resource of a kind of job, as `resources: **job_resources(...)`: the rule's defaults
     for memory, time, CPUs and GPUs, plus whatever else the config sets for the kind or a model. A kind that
-    sets gres asks for its GPUs there only, not again as `gpu` (the plugin treats `gpu` and a gpu gres as exclusive: its partitions.parse_gpu_requirements)."""
-    defaults = {"mem_mb": mem_mb, "runtime": runtime, "cpus_per_task": cpus, "gpus": gpus}
-    keys = set(config["resources"].get(kind, {})) | {k for spec in config["models"].values()
-                                                      for k in spec.get("resources", {}).get(kind, {})}
+    sets gres asks for its GPUs there only, not again as `gpu` (the plugin treats `gpu` and a gpu gres as exclusive: its partitions.parse_gpu_requirements).
+    """
+    defaults = {
+        "mem_mb": mem_mb,
+        "runtime": runtime,
+        "cpus_per_task": cpus,
+        "gpus": gpus,
+    }
+    keys = set(config["resources"].get(kind, {})) | {
+        k
+        for spec in config["models"].values()
+        for k in spec.get("resources", {}).get(kind, {})
+    }
     if "gres" in keys:
         defaults.pop("gpus")
         keys.discard("gpus")
-    return {SLURM_RESOURCES[k]: resource(kind, k, defaults.get(k))
-            for k in [*defaults, *sorted(keys - set(defaults))] if k in SLURM_RESOURCES}
+    return {
+        SLURM_RESOURCES[k]: resource(kind, k, defaults.get(k))
+        for k in [*defaults, *sorted(keys - set(defaults))]
+        if k in SLURM_RESOURCES
+    }
 
 
 def all_round_evals():
-    return expand(ROUND_EVAL, model=MODELS, condition=CONDITIONS, seed=SEEDS, round=range(1, ROUNDS + 1))
+    return expand(
+        ROUND_EVAL,
+        model=MODELS,
+        condition=CONDITIONS,
+        seed=SEEDS,
+        round=range(1, ROUNDS + 1),
+    )
 
 
 def base_inputs(wc):
@@ -246,7 +323,8 @@ def base_inputs(wc):
 
 def generate_inputs(wc):
     """Round r-1's model, plus the documents the prompting strategy takes prompts from: real text, or
-    (self_prefix after round 1) round r-1's own generated corpus. A shared round 1 reads the base model."""
+    (self_prefix after round 1) round r-1's own generated corpus. A shared round 1 reads the base model.
+    """
     from selftrain.prompts import strategy_reads
 
     if "generation" in wc.keys():
@@ -259,8 +337,12 @@ def generate_inputs(wc):
     if "real" in reads:
         inputs["real"] = TRAIN_JSONL
     if "previous" in reads:
-        inputs["previous"] = GENERATED.format(model=wc.model, condition=wc.condition, seed=wc.seed,
-                                              round=int(wc.round) - 1)
+        inputs["previous"] = GENERATED.format(
+            model=wc.model,
+            condition=wc.condition,
+            seed=wc.seed,
+            round=int(wc.round) - 1,
+        )
     return inputs
 
 
@@ -271,15 +353,33 @@ def filter_inputs(wc):
     from selftrain.filters import filter_needs
 
     if "chain" in wc.keys():  # a shared round 1: the base model generated it
-        generated = SHARED_GENERATED.format(model=wc.model, seed=wc.seed, round=wc.round, generation=wc.generation)
-        filters, reference, model = SHARED_CHAINS[wc.chain], generated, BASE_CHECKPOINT.format(model=wc.model)
+        generated = SHARED_GENERATED.format(
+            model=wc.model, seed=wc.seed, round=wc.round, generation=wc.generation
+        )
+        filters, reference, model = (
+            SHARED_CHAINS[wc.chain],
+            generated,
+            BASE_CHECKPOINT.format(model=wc.model),
+        )
     else:
         key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
-        generated, filters, model = GENERATED.format(**key), condition(wc.condition)["filters"], previous_checkpoint(wc)
+        generated, filters, model = (
+            GENERATED.format(**key),
+            condition(wc.condition)["filters"],
+            previous_checkpoint(wc),
+        )
         reference = GENERATED.format(**{**key, "round": 1})
-    paths = {"base": BASE_CHECKPOINT.format(model=wc.model), "real": TRAIN_JSONL, "reference": reference}
+    paths = {
+        "base": BASE_CHECKPOINT.format(model=wc.model),
+        "real": TRAIN_JSONL,
+        "reference": reference,
+    }
     needs = filter_needs(filters)
-    return {**{k: v for k, v in paths.items() if k in needs}, "generated": generated, "model": model}
+    return {
+        **{k: v for k, v in paths.items() if k in needs},
+        "generated": generated,
+        "model": model,
+    }
 
 
 def train_inputs(wc):
@@ -289,11 +389,19 @@ def train_inputs(wc):
 
     spec = condition(wc.condition)
     regime = regime_class(spec["data"])
-    init = BASE_CHECKPOINT.format(model=wc.model) if spec["init"] == "base" else previous_checkpoint(wc)
+    init = (
+        BASE_CHECKPOINT.format(model=wc.model)
+        if spec["init"] == "base"
+        else previous_checkpoint(wc)
+    )
     inputs = {
         "init": init,
-        "synthetic": [FILTERED.format(model=wc.model, condition=wc.condition, seed=wc.seed, round=r)
-                      for r in regime.needs_rounds(int(wc.round))],
+        "synthetic": [
+            FILTERED.format(
+                model=wc.model, condition=wc.condition, seed=wc.seed, round=r
+            )
+            for r in regime.needs_rounds(int(wc.round))
+        ],
     }
     if "real" in regime.reads(spec["data"]):
         inputs["real"] = TRAIN_JSONL
@@ -327,7 +435,9 @@ def eval_inputs(wc):
     sets = sorted(config["evaluation"]["perplexity_sets"])
     round_ = wc.round if "round" in wc.keys() else 0
     return {
-        "model": checkpoint_of(wc.model, wc.get("condition", ""), wc.get("seed", ""), round_),
+        "model": checkpoint_of(
+            wc.model, wc.get("condition", ""), wc.get("seed", ""), round_
+        ),
         "heldout": HELDOUT_JSONL,
         "perplexity_sets": [PERPLEXITY_JSONL.format(set=s) for s in sets],
         "tasks": [TASK_JSONL.format(task=t) for t in local_tasks(wc.model)],

@@ -5,18 +5,22 @@ rule prepare_corpus:
         train=TRAIN_JSONL,
         heldout=HELDOUT_JSONL,
         stats=CORPUS_STATS,
-    params:
-        corpus=dict(config["corpus"], hub_cache=config["hub_cache"]) if config["corpus"]["source"] == "hf" else config["corpus"],
-        seed=config["seed"],
     log:
         log_path("prepare_corpus", "data"),
     benchmark:
         benchmark_path("prepare_corpus", "data")
+    conda:
+        "../envs/data.yaml"
     threads: job_threads("data", 1)
     resources:
         **job_resources("data", mem_mb=4000, runtime=60, cpus=1),
-    conda:
-        "../envs/data.yaml"
+    params:
+        corpus=(
+            dict(config["corpus"], hub_cache=config["hub_cache"])
+            if config["corpus"]["source"] == "hf"
+            else config["corpus"]
+        ),
+        seed=config["seed"],
     script:
         "../scripts/prepare_corpus.py"
 
@@ -26,17 +30,17 @@ rule train_tokenizer:
         train=TRAIN_JSONL,
     output:
         directory(TOKENIZER),
-    params:
-        tokenizer=lambda wc: config["models"][wc.model]["base"]["tokenizer"],
     log:
         log_path("train_tokenizer", "{model}"),
     benchmark:
         benchmark_path("train_tokenizer", "{model}")
+    conda:
+        "../envs/data.yaml"
     threads: job_threads("data", 2)
     resources:
         **job_resources("data", mem_mb=4000, runtime=60, cpus=2),
-    conda:
-        "../envs/data.yaml"
+    params:
+        tokenizer=lambda wc: config["models"][wc.model]["base"]["tokenizer"],
     script:
         "../scripts/train_tokenizer.py"
 
@@ -46,18 +50,18 @@ rule build_task:
         heldout=HELDOUT_JSONL,
     output:
         TASK_JSONL,
-    params:
-        max_items=config["evaluation"]["downstream"]["max_items"],
-        seed=config["seed"],
     log:
         log_path("build_task_{task}", "data"),
     benchmark:
         benchmark_path("build_task_{task}", "data")
+    conda:
+        "../envs/data.yaml"
     threads: job_threads("data", 1)
     resources:
         **job_resources("data", mem_mb=4000, runtime=60, cpus=1),
-    conda:
-        "../envs/data.yaml"
+    params:
+        max_items=config["evaluation"]["downstream"]["max_items"],
+        seed=config["seed"],
     script:
         "../scripts/build_task.py"
 
@@ -65,17 +69,17 @@ rule build_task:
 rule prepare_perplexity_set:
     output:
         PERPLEXITY_JSONL,
-    params:
-        spec=lambda wc: config["evaluation"]["perplexity_sets"][wc.set],
     log:
         log_path("prepare_perplexity_set_{set}", "data"),
     benchmark:
         benchmark_path("prepare_perplexity_set_{set}", "data")
+    conda:
+        "../envs/data.yaml"
     threads: job_threads("data", 1)
     resources:
         **job_resources("data", mem_mb=4000, runtime=60, cpus=1),
-    conda:
-        "../envs/data.yaml"
+    params:
+        spec=lambda wc: config["evaluation"]["perplexity_sets"][wc.set],
     script:
         "../scripts/prepare_perplexity_set.py"
 
@@ -85,16 +89,16 @@ rule tail_vocabulary:
         train=TRAIN_JSONL,
     output:
         TAIL_VOCABULARY,
-    params:
-        mass=config["evaluation"]["diversity"]["tail_mass"],
     log:
         log_path("tail_vocabulary", "data"),
     benchmark:
         benchmark_path("tail_vocabulary", "data")
+    conda:
+        "../envs/data.yaml"
     threads: job_threads("data", 1)
     resources:
         **job_resources("data", mem_mb=4000, runtime=60, cpus=1),
-    conda:
-        "../envs/data.yaml"
+    params:
+        mass=config["evaluation"]["diversity"]["tail_mass"],
     script:
         "../scripts/tail_vocabulary.py"

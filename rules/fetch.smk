@@ -8,10 +8,10 @@ localrules:
 rule fetch_hub:
     output:
         HUB_FETCHED,
-    params:
-        plan=FETCH_PLAN,
     log:
         log_path("fetch_hub", "data"),
     threads: 1
+    params:
+        plan=FETCH_PLAN,
     script:
         "../scripts/fetch_hub.py"

@@ -4,21 +4,21 @@ rule filter_corpus:
     output:
         filtered=FILTERED,
         stats=FILTER_STATS,
-    params:
-        filters=condition_part("filters"),
-        seed=lambda wc: job_seed(wc, "filter"),
-        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("filter_corpus", ROUND_KEY),
     benchmark:
         benchmark_path("filter_corpus", ROUND_KEY)
     wildcard_constraints:
         round=LATER_ROUND,
+    conda:
+        "../envs/train.yaml"
     threads: job_threads("filter", 1)
     resources:
         **job_resources("filter", mem_mb=4000, runtime=60, cpus=1),
-    conda:
-        "../envs/train.yaml"
+    params:
+        filters=condition_part("filters"),
+        seed=lambda wc: job_seed(wc, "filter"),
+        trust_remote_code=per_model(trusts_remote_code),
     script:
         "../scripts/filter_corpus.py"
 
@@ -28,16 +28,16 @@ use rule filter_corpus as filter_shared with:
     output:
         filtered=SHARED_FILTERED,
         stats=SHARED_FILTER_STATS,
-    params:
-        filters=lambda wc: SHARED_CHAINS[wc.chain],
-        seed=lambda wc: job_seed(wc, "filter"),
-        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("filter_corpus", SHARED_KEY + "/{chain}"),
     benchmark:
         benchmark_path("filter_corpus", SHARED_KEY + "/{chain}")
     wildcard_constraints:
         round="1",
+    params:
+        filters=lambda wc: SHARED_CHAINS[wc.chain],
+        seed=lambda wc: job_seed(wc, "filter"),
+        trust_remote_code=per_model(trusts_remote_code),
 
 
 rule link_shared_round:
@@ -52,8 +52,8 @@ rule link_shared_round:
     wildcard_constraints:
         round="1",
     localrule: True
-    threads: 1
     conda:
         "../envs/report.yaml"
+    threads: 1
     script:
         "../scripts/link_shared.py"

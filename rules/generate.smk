@@ -3,23 +3,23 @@ rule generate:
         unpack(generate_inputs),
     output:
         GENERATED,
-    params:
-        prompt=condition_part("prompt"),
-        sampling=condition_part("sampling"),
-        generation=per_model(lambda m: section(m, "generation")),
-        seed=lambda wc: job_seed(wc, "generate"),
-        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("generate", ROUND_KEY),
     benchmark:
         benchmark_path("generate", ROUND_KEY)
     wildcard_constraints:
         round=LATER_ROUND,
+    conda:
+        "../envs/generate.yaml"
     threads: job_threads("generate", 2)
     resources:
         **job_resources("generate", mem_mb=8000, runtime=120, cpus=2),
-    conda:
-        "../envs/generate.yaml"
+    params:
+        prompt=condition_part("prompt"),
+        sampling=condition_part("sampling"),
+        generation=per_model(lambda m: section(m, "generation")),
+        seed=lambda wc: job_seed(wc, "generate"),
+        trust_remote_code=per_model(trusts_remote_code),
     script:
         "../scripts/generate.py"
 
@@ -28,15 +28,15 @@ rule generate:
 use rule generate as generate_shared with:
     output:
         SHARED_GENERATED,
-    params:
-        prompt=shared_part("prompt"),
-        sampling=shared_part("sampling"),
-        generation=per_model(lambda m: section(m, "generation")),
-        seed=lambda wc: job_seed(wc, "generate"),
-        trust_remote_code=per_model(trusts_remote_code),
     log:
         log_path("generate", SHARED_KEY),
     benchmark:
         benchmark_path("generate", SHARED_KEY)
     wildcard_constraints:
         round="1",
+    params:
+        prompt=shared_part("prompt"),
+        sampling=shared_part("sampling"),
+        generation=per_model(lambda m: section(m, "generation")),
+        seed=lambda wc: job_seed(wc, "generate"),
+        trust_remote_code=per_model(trusts_remote_code),

@@ -3,22 +3,28 @@ rule aggregate:
         base=expand(BASE_EVAL, model=MODELS),
         rounds=all_round_evals(),
     output:
-        summary=report(SUMMARY, caption="../report/summary.rst", category="Summary tables"),
-        intervals=report(SUMMARY_CI, caption="../report/summary_ci.rst", category="Summary tables"),
-        verdict=report(VERDICT, caption="../report/verdict.rst", category="Summary tables"),
-    params:
-        models=MODELS,
-        conditions=CONDITIONS,
-        seeds=SEEDS,
+        summary=report(
+            SUMMARY, caption="../report/summary.rst", category="Summary tables"
+        ),
+        intervals=report(
+            SUMMARY_CI, caption="../report/summary_ci.rst", category="Summary tables"
+        ),
+        verdict=report(
+            VERDICT, caption="../report/verdict.rst", category="Summary tables"
+        ),
     log:
         log_path("aggregate"),
     benchmark:
         benchmark_path("aggregate")
+    conda:
+        "../envs/report.yaml"
     threads: job_threads("report", 1)
     resources:
         **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
-    conda:
-        "../envs/report.yaml"
+    params:
+        models=MODELS,
+        conditions=CONDITIONS,
+        seeds=SEEDS,
     script:
         "../scripts/aggregate.py"
 
@@ -34,10 +40,10 @@ rule plot:
         log_path("plot"),
     benchmark:
         benchmark_path("plot")
+    conda:
+        "../envs/report.yaml"
     threads: job_threads("report", 1)
     resources:
         **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
-    conda:
-        "../envs/report.yaml"
     script:
         "../scripts/plot.py"

@@ -23,7 +23,7 @@ rule fits:
         # inside a job only a few SLURM_* variables survive the jobstep plugin; SLURM_JOB_ID is one
         """
         granted=$(scontrol show job -o "$SLURM_JOB_ID" | grep -o 'MinMemoryNode=[0-9]*' | cut -d= -f2)
-        echo "attempt {resources.mem_mb} MB: Slurm granted $granted MB, need {wildcards.need} MB" > {log}
+        echo "attempt {resources.mem_mb} MB: Slurm granted $granted MB, need {wildcards.need} MB" >{log}
         test "$granted" -ge {wildcards.need}
-        echo "$granted" > {output}
+        echo "$granted" >{output}
         """
