@@ -49,12 +49,13 @@ def bigram_chain_texts(texts: list[str], n: int, words: int, seed: int) -> list[
 
 def heuristics(texts: list[str], tok) -> list[dict]:
     """documents/s of the heuristic filters that the field has reference rules for."""
+    from selftrain.config import plugin_spec
     from selftrain.filters import FILTERS
 
     docs = [{"id": str(i), "text": t} for i, t in enumerate(texts)]
     out = []
     for name in ("quality", "gopher"):
-        f = FILTERS[name]({"name": name}, tok)
+        f = FILTERS[name](plugin_spec("filter", {"name": name}), tok)  # the schema's defaults, as a job gets them
         f.keep(docs[:10])  # imports and tokenizer loading are not the rule's throughput
         t0 = time.perf_counter()
         kept = sum(f.keep(docs))

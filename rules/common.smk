@@ -73,6 +73,7 @@ ROUND_EVAL = "results/{model}/{condition}/seed{seed}/round{round}/eval.json"
 # round 1 done once for every condition with the same generation (prompt + sampling) and filter chain: the
 # per-condition round-1 corpora above are links to these (rule link_shared_round)
 SHARED_KEY = "{model}/shared/seed{seed}/round{round}/{generation}"
+SHARED_CHAIN_KEY = os.path.join(SHARED_KEY, "{chain}")
 SHARED_GENERATED = (
     "results/{model}/shared/seed{seed}/round{round}/{generation}/generated.jsonl"
 )

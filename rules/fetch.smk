@@ -10,6 +10,8 @@ rule fetch_hub:
         HUB_FETCHED,
     log:
         log_path("fetch_hub", "data"),
+    conda:
+        "../envs/data.yaml"
     threads: 1
     params:
         plan=FETCH_PLAN,

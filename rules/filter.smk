@@ -29,9 +29,9 @@ use rule filter_corpus as filter_shared with:
         filtered=SHARED_FILTERED,
         stats=SHARED_FILTER_STATS,
     log:
-        log_path("filter_corpus", SHARED_KEY + "/{chain}"),
+        log_path("filter_corpus", SHARED_CHAIN_KEY),
     benchmark:
-        benchmark_path("filter_corpus", SHARED_KEY + "/{chain}")
+        benchmark_path("filter_corpus", SHARED_CHAIN_KEY)
     wildcard_constraints:
         round="1",
     params:

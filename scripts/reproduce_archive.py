@@ -1,7 +1,7 @@
 """In an unpacked archive: verify the manifest, re-create summary.csv and the figure from the archived
-eval JSONs into reproduced/, and compare them with the archived ones; exits 1 on any difference.
+eval JSONs into reproduced/ (with verdict.csv), and compare them with the archived ones; exits 1 on any difference.
 
-    cd <name> && python code/scripts/reproduce_archive.py     # needs pyyaml and matplotlib
+    cd <name> && python code/scripts/reproduce_archive.py     # needs pyyaml, matplotlib and scipy
 """
 
 import argparse
@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from selftrain.provenance import verify_manifest
-from selftrain.report import load_eval, plot_collapse, read_summary, summary_rows, write_summary
+from selftrain.report import load_eval, plot_collapse, read_summary, summary_rows, write_csv, write_summary
+from selftrain.verdict import VERDICT_COLUMNS, read_verdict, task_items, verdict_rows
 
 
 def job(manifest: dict, rule: str) -> dict:
@@ -35,8 +36,14 @@ def main(argv=None) -> int:
     summary = next(iter(agg["output"]["files"]))
     if (out / "summary.csv").read_bytes() != (root / summary).read_bytes():
         problems.append(f"{summary}: re-created from the eval JSONs, it differs (reproduced/summary.csv)")
+    # the figure carries the verdicts: verdict.csv re-computed from the same rows, and read back as the plot job does
+    write_csv(out / "verdict.csv", VERDICT_COLUMNS, verdict_rows(rows, task_items(base)))
+    verdict = agg["output"]["named"]["verdict"]
+    if (out / "verdict.csv").read_bytes() != (root / verdict).read_bytes():
+        problems.append(f"{verdict}: re-created from the eval JSONs, it differs (reproduced/verdict.csv)")
     pdf, png = plot["output"]["named"]["pdf"], plot["output"]["named"]["png"]
-    plot_collapse(read_summary(out / "summary.csv"), out / Path(pdf).name, out / Path(png).name)
+    plot_collapse(read_summary(out / "summary.csv"), out / Path(pdf).name, out / Path(png).name,
+                  read_verdict(out / "verdict.csv"))
     same_pdf = (out / Path(pdf).name).read_bytes() == (root / pdf).read_bytes()
     recorded = plot["packages"]["matplotlib"]
     if not same_pdf and recorded == importlib.metadata.version("matplotlib"):

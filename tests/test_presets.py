@@ -60,9 +60,10 @@ EXPECTED_JOBS = {  # conditions x seeds x rounds per model
     "drayson.yaml": 4 * 3 * 5, "grid-small.yaml": 4 * 1 * 2,
 }
 # every job of the preset's own grid (fetch stage aside) and nothing of the embedded default (config.yaml's model and
-# conditions merged in made grid-small 108 jobs instead of 41)
-EXPECTED_TOTAL = {"paper.yaml": 3612, "shumailov.yaml": 224, "gerstgrasser.yaml": 188, "drayson.yaml": 248,
-                  "grid-small.yaml": 41}
+# conditions merged in made grid-small 108 jobs instead of 41); round 1 is generated and filtered once per distinct
+# generation and filter chain (generate_shared, filter_shared) and linked into each condition (link_shared_round)
+EXPECTED_TOTAL = {"paper.yaml": 3594, "shumailov.yaml": 224, "gerstgrasser.yaml": 185, "drayson.yaml": 245,
+                  "grid-small.yaml": 45}
 # the presets written for a Slurm cluster are also dry-run through the cluster profile
 CLUSTER_PRESETS = {"paper.yaml"}
 
@@ -89,7 +90,10 @@ def test_preset_dry_runs_offline_from_the_checkout(name, profile, checkout, tmp_
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     jobs = jobs_of(proc.stdout)
-    assert jobs["generate"] == jobs["filter_corpus"] == jobs["train_round"] == jobs["evaluate_round"] == EXPECTED_JOBS[name]
+    # rounds after the first are generated and filtered per condition; round 1's corpora are linked from the shared ones
+    linked = jobs["link_shared_round"]
+    assert jobs["generate"] + linked == jobs["filter_corpus"] + linked == jobs["train_round"] == jobs["evaluate_round"] \
+        == EXPECTED_JOBS[name]
     preset = yaml.safe_load((checkout / "configs" / name).read_text())
     # one fetch job (on the submit node) when the preset names any hub repository
     hub = preset["corpus"].get("source") == "hf" or any(m["base"]["kind"] == "hub" for m in preset["models"].values())
@@ -103,9 +107,9 @@ def test_preset_dry_runs_offline_from_the_checkout(name, profile, checkout, tmp_
 
 def test_config_on_the_command_line_still_overrides_the_default(checkout):
     """Without --configfile, config.yaml is the experiment and --config edits it."""
-    proc = subprocess.run([sys.executable, "-c", GUARD, "-n", "--config", "rounds=1"], cwd=checkout,
+    proc = subprocess.run([sys.executable, "-c", GUARD, "-n", "--config", "rounds=2"], cwd=checkout,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     default = yaml.safe_load((checkout / "config.yaml").read_text())
     rounds_jobs = len(default["conditions"]) * len(default["seeds"]) * len(default["models"])
-    assert jobs_of(proc.stdout)["generate"] == rounds_jobs
+    assert jobs_of(proc.stdout)["generate"] == rounds_jobs  # round 2 only: round 1 is generated shared

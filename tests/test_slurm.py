@@ -268,7 +268,7 @@ def test_gpus_and_cpus_scale_with_the_model_through_the_config(tmp_path):
     keys = ("mem_mb", "runtime", "cpus_per_task", "gpu", "slurm_partition")
     assert pick("train_round", *keys) == {"mem_mb": "64000", "runtime": "240", "cpus_per_task": "8", "gpu": "1",
                                           "slurm_partition": "gpu"}
-    assert pick("filter_corpus", "gpu", "gpu_model", "constraint") == {"gpu": "1", "gpu_model": "a100",
+    assert pick("filter_shared", "gpu", "gpu_model", "constraint") == {"gpu": "1", "gpu_model": "a100",
                                                                       "constraint": "a100|h100"}
     # GPUs asked for as GRES are not asked for again as --gpus; the GPU memory stays out of the request
     assert pick("evaluate_round", "gres", "gpu", "slurm_extra", "gpu_memory_gb") == {
@@ -276,7 +276,7 @@ def test_gpus_and_cpus_scale_with_the_model_through_the_config(tmp_path):
     # CPU kinds go to their own partition; kinds that set none take the profile's default
     default_partition = PROFILE["default-resources"]["slurm_partition"]
     assert pick("prepare_corpus", "slurm_partition", "cpus_per_task") == {"slurm_partition": "cpu", "cpus_per_task": "3"}
-    assert pick("generate", "slurm_partition", "gpu") == {"slurm_partition": default_partition, "gpu": "0"}
+    assert pick("generate_shared", "slurm_partition", "gpu") == {"slurm_partition": default_partition, "gpu": "0"}
 
 
 def test_threads_are_the_cpus_a_job_is_given(tmp_path):
@@ -288,9 +288,9 @@ def test_threads_are_the_cpus_a_job_is_given(tmp_path):
     cfg["models"]["pico"]["resources"] = {"train": {"cpus_per_task": 8}}
     write_config(tmp_path, cfg)
     seen = dry_run_resources(tmp_path, "--cores", "16")
-    threads = {rule: seen[rule][0] for rule in ("prepare_corpus", "train_tokenizer", "generate", "train_round",
+    threads = {rule: seen[rule][0] for rule in ("prepare_corpus", "train_tokenizer", "generate_shared", "train_round",
                                                 "evaluate_round", "aggregate")}
-    assert threads == {"prepare_corpus": 3, "train_tokenizer": 3, "generate": 5, "train_round": 8,
+    assert threads == {"prepare_corpus": 3, "train_tokenizer": 3, "generate_shared": 5, "train_round": 8,
                        "evaluate_round": 2, "aggregate": 1}
     assert dry_run_resources(tmp_path, "--cores", "4")["train_round"][0] == 4
 
