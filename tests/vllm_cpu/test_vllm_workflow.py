@@ -33,12 +33,16 @@ def test_a_snakemake_generate_job_runs_vllm_and_records_it(tmp_path, vllm_checkp
     assert proc.returncode == 0, proc.stderr[-6000:]
     docs = read_jsonl(tmp_path / TARGET)
     assert sum(d["meta"]["n_tokens"] for d in docs) == 300
-    record = json.loads((tmp_path / (TARGET + ".prov.json")).read_text())
+    # round 1's corpus is generated once in the shared folder and linked into the condition's path: the
+    # generate job's record sits beside the shared corpus
+    (shared,) = (tmp_path / "results/tiny/shared/seed0/round1").glob("*/generated.jsonl")
+    assert (tmp_path / TARGET).resolve() == shared.resolve()
+    record = json.loads(shared.with_name("generated.jsonl.prov.json").read_text())
     assert record["facts"]["generation_backend"] == "vllm" and record["facts"]["generation_device"] == "cpu"
     assert record["packages"]["vllm"] == "0.32.0+cpu"
     # a fresh engine in another process gives the corpus the test's engine gives for the job's seed
     seed = record["params"]["seed"]
-    full = dict(record["params"]["condition"]["sampling"])
+    full = dict(record["params"]["sampling"])
     strategy = make_strategy({"strategy": "unconditional"}, tiny_tokenizer, [], seed)
     again = generate_corpus(vllm_sampler(engine.model, full, seed), tiny_tokenizer, strategy, 300, full, 16,
                             "round1", log=lambda *a: None)
