@@ -18,6 +18,7 @@ from selftrain.config import round1_generation, shared_round_keys  # noqa: E402
 from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.memory_plan import check_memory  # noqa: E402
+from selftrain.resources import config_resource  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
 # Snakemake has parsed the config files already (a syntax error or a bad byte in one stops it before this
@@ -258,8 +259,7 @@ def resource(kind, key, default=None):
     """
     value = config["resources"].get(kind, {}).get(key, default)
     by_model = {
-        m: spec.get("resources", {}).get(kind, {}).get(key, value)
-        for m, spec in config["models"].items()
+        m: config_resource(config, m, kind, key, default) for m in config["models"]
     }
     escalates = key in ESCALATING
     if not escalates and all(v == value for v in by_model.values()):
