@@ -1,5 +1,6 @@
-"""Perplexity evaluation through lm-eval: our length-sorted windows (SortedRollingHFLM, batch 32)
-vs lm-eval's HFLM one document at a time; lm-eval's own batch-32 HFLM for context."""
+"""Evaluation through lm-eval. Perplexity: our length-sorted windows (SortedRollingHFLM, batch 32)
+vs lm-eval's HFLM one document at a time; lm-eval's own batch-32 HFLM for context. Downstream tasks: task
+configs with compiled templates vs the YAMLs' template strings."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from common import BENCH_ARCH, QUICK_ARCH, corpus_texts, report, tokenizer_and_model
 
 
-def main(quick: bool) -> list[dict]:
+def main_perplexity(quick: bool) -> list[dict]:
     from selftrain.evaluation import perplexity_block, perplexity_task, run_lm_eval
     from selftrain.io import write_jsonl
 
@@ -37,3 +38,48 @@ def main(quick: bool) -> list[dict]:
                    ours_tokens_per_s=n_tokens / times["ours"], single_tokens_per_s=n_tokens / times["one_doc"],
                    lm_eval_batch32_tokens_per_s=n_tokens / times["lm_eval_batched"],
                    documents=len(docs), same_perplexity=same)]
+
+
+def task_items(texts: list[str], n: int) -> dict[str, list[dict]]:
+    """Last-word and minimal-pair items built from real text, as the pipeline's build_task does."""
+    from selftrain.downstream import build_task_items
+
+    docs = [{"id": str(i), "text": t} for i, t in enumerate(texts)]
+    return {name: build_task_items(name, docs, n, 0) for name in ("last_word", "minimal_pairs")}
+
+
+def main_tasks(quick: bool) -> list[dict]:
+    """The local downstream tasks through lm-eval: the task configs as the pipeline passes them (Jinja fields
+    compiled once, selftrain.evaluation.compiled_template) vs the YAMLs' template strings, which lm-eval
+    compiles anew for every document and field. Same model, items and scores."""
+    import yaml
+
+    from selftrain.evaluation import TASKS_DIR, downstream_block, local_task, run_lm_eval
+    from selftrain.io import write_jsonl
+
+    arch, vocab = (QUICK_ARCH, 1024) if quick else (BENCH_ARCH, 8192)
+    texts = corpus_texts(40 if quick else 200)
+    tok, model = tokenizer_and_model(arch, vocab, texts[:30])
+    items = task_items(texts[30:], 40 if quick else 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        compiled, raw = [], []
+        for name, rows in items.items():
+            write_jsonl(Path(tmp) / f"{name}.jsonl", rows)
+            task = local_task(name, Path(tmp) / f"{name}.jsonl")
+            compiled.append(task)
+            strings = yaml.safe_load((TASKS_DIR / f"{name}.yaml").read_text())
+            raw.append({**task, **{k: strings[k] for k in ("doc_to_text", "doc_to_target", "doc_to_choice") if k in strings}})
+        times, scores = {}, {}
+        for label, tasks in (("templates", raw), ("compiled", compiled)):
+            t0 = time.perf_counter()
+            results = run_lm_eval(model, tok, tasks, 16, None, 0)
+            times[label] = time.perf_counter() - t0
+            scores[label] = {t["task"]: downstream_block(results, t["task"]) for t in tasks}
+    return [report("downstream tasks through lm-eval: compiled task templates vs lm-eval compiling per document",
+                   times["templates"] / times["compiled"], "> 1x", compiled_s=times["compiled"],
+                   templates_s=times["templates"], items={k: len(v) for k, v in items.items()},
+                   same_scores=scores["compiled"] == scores["templates"])]
+
+
+def main(quick: bool) -> list[dict]:
+    return main_perplexity(quick) + main_tasks(quick)

@@ -14,6 +14,7 @@ def test_quick_benchmarks_run_and_report_every_figure(tmp_path):
     for name in ("generation tokens/s vs per-sample generate", "generation FLOP/s share",
                  "training tokens/s packed vs padded", "training non-padding token share",
                  "training matmul FLOP/s share", "training.compile", "perplexity eval tokens/s ours (sorted, batched)",
+                 "downstream tasks through lm-eval: compiled task templates",
                  "MinHash dedup on 2,000 short documents", "perplexity scoring on 2,000 short documents",
                  "snakemake -n, 1 models x 4 conditions", "step cold-start import seconds"):
         assert name in proc.stdout, name
