@@ -185,3 +185,22 @@ def test_evaluation_backend_on_a_cpu_machine_is_hf_and_never_imports_vllm(tmp_pa
     evaluation = {"batch_size": 4, "max_length": None, "downstream": {"tasks": []}}
     evaluate_checkpoint(tiny_model, tiny_tokenizer, evaluation, {"heldout": str(tmp_path / "heldout.jsonl")}, {}, 0)
     assert not {"vllm", "lm_eval.models.vllm_causallms"} & set(sys.modules)
+
+
+def test_a_task_item_longer_than_max_length_is_one_clear_error_naming_the_key(tmp_path, tiny_model, tiny_tokenizer):
+    """lm-eval's hf model would stop on a bare assert (seen in the Slurm rehearsal with max_length 64)."""
+    sentence = " ".join(["the moon is bright"] * 12)
+    write_jsonl(tmp_path / "minimal_pairs.jsonl", [
+        {"id": "p0", "sentence_good": "the moon is bright", "sentence_bad": "the moon are bright"},
+        {"id": "p1", "sentence_good": sentence, "sentence_bad": sentence.replace(" is ", " are ", 1)}])
+    write_jsonl(tmp_path / "heldout.jsonl", sample_docs(2))
+    files = {"minimal_pairs": str(tmp_path / "minimal_pairs.jsonl")}
+    n = len(tiny_tokenizer(" " + sentence.replace(" is ", " are ", 1), add_special_tokens=False)["input_ids"])
+    evaluation = {"batch_size": 4, "max_length": n - 1, "downstream": {"tasks": [{"name": "minimal_pairs"}]}}
+    with pytest.raises(InputError, match=re.escape(f"item p1 of task minimal_pairs is {n} tokens, longer than "
+                                                   f"evaluation.max_length {n - 1}; set evaluation.max_length to at least {n}")):
+        evaluate_checkpoint(tiny_model, tiny_tokenizer, evaluation, {"heldout": str(tmp_path / "heldout.jsonl")}, files, 0)
+    # long enough: it runs
+    perplexity, downstream = evaluate_checkpoint(tiny_model, tiny_tokenizer, dict(evaluation, max_length=n), {
+        "heldout": str(tmp_path / "heldout.jsonl")}, files, 0)
+    assert downstream["minimal_pairs"]["items"] == 2

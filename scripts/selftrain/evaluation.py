@@ -146,10 +146,43 @@ def eval_record(identity: dict, perplexity: dict, downstream: dict | None = None
     }
 
 
+# the fields of a local task's items that lm-eval scores as continuations (after its target delimiter, " ")
+CONTINUATIONS = {"last_word": ("target",), "minimal_pairs": ("sentence_good", "sentence_bad")}
+
+
+def check_continuations_fit(tokenizer, task_files: dict[str, str], max_length: int | None, context: int | None) -> None:
+    """Raise InputError, naming evaluation.max_length and the item, when a local task's continuation has more
+    tokens than the model may see: lm-eval's hf model stops on a bare `assert len(continuation_enc) <=
+    self.max_length` (lm_eval/models/huggingface.py) instead, after its other tasks ran."""
+    import json
+
+    from .io import InputError
+
+    limit = max_length or context
+    if not limit:
+        return
+    for task, path in task_files.items():
+        with open(path, encoding="utf-8") as f:
+            items = [json.loads(line) for line in f if line.strip()]
+        texts = [(it["id"], " " + it[k]) for it in items for k in CONTINUATIONS.get(task, ())]
+        if not texts:
+            continue
+        lengths = [len(ids) for ids in tokenizer([t for _, t in texts], add_special_tokens=False)["input_ids"]]
+        longest = max(range(len(texts)), key=lengths.__getitem__)
+        if lengths[longest] > limit:
+            where = f"evaluation.max_length {max_length}" if max_length else f"the model's context of {context} tokens"
+            raise InputError(f"{path}: item {texts[longest][0]} of task {task} is {lengths[longest]} tokens, longer "
+                             f"than {where}; set evaluation.max_length to at least {lengths[longest]} "
+                             "(null: the model's context)")
+
+
 def evaluate_checkpoint(model, tokenizer, evaluation: dict, perplexity_files: dict[str, str],
                         task_files: dict[str, str], seed: int, lm=None) -> tuple[dict, dict]:
     """Perplexity on every real set ({set: jsonl}) and every configured downstream task, through lm-eval
     (on the in-memory model, or on the lm-eval model `lm` when given)."""
+    if tokenizer is not None:
+        check_continuations_fit(tokenizer, task_files, evaluation["max_length"],
+                                getattr(getattr(model, "config", None), "max_position_embeddings", None))
     ppl_tasks = {name: f"{name}_perplexity" for name in perplexity_files}
     groups = downstream_groups(evaluation["downstream"]["tasks"], task_files)
     # perplexity needs the tasks' own settings; it joins the default group so one lm-eval call does both

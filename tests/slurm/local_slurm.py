@@ -257,8 +257,9 @@ class LocalSlurm:
             found[name] = sorted(addresses[i] for i in inodes if i in addresses)
         return found
 
-    def sacct(self, *fields: str) -> list[dict]:
-        """Allocations (not steps) of every job this cluster ran, one dict per job."""
+    def sacct(self, *fields: str, duplicates: bool = False) -> list[dict]:
+        """Allocations (not steps) of every job this cluster ran, one dict per job (duplicates: one per run of a
+        requeued job, the earlier ones in state REQUEUED)."""
         out = run("sacct", "-a", "-X", "-n", "-P", "-M", "selftrain-ci", "-S", "2000-01-01",
-                  "-o", ",".join(fields))
+                  *(["--duplicates"] if duplicates else []), "-o", ",".join(fields))
         return [dict(zip(fields, line.split("|"))) for line in out.splitlines() if line]
