@@ -146,25 +146,31 @@ def eval_record(identity: dict, perplexity: dict, downstream: dict | None = None
     }
 
 
-# the fields of a local task's items that lm-eval scores as continuations (after its target delimiter, " ")
-CONTINUATIONS = {"last_word": ("target",), "minimal_pairs": ("sentence_good", "sentence_bad")}
+def task_continuations(cfg: dict, doc: dict) -> list[str]:
+    """The strings lm-eval scores as continuations of one item of a local task config (local_task): each
+    choice after the target delimiter for multiple_choice, the target for loglikelihood, none otherwise."""
+    def field(spec):
+        return spec(doc) if callable(spec) else doc.get(spec, spec)
+
+    if cfg["output_type"] == "multiple_choice":
+        return [cfg.get("target_delimiter", " ") + choice for choice in field(cfg["doc_to_choice"])]
+    if cfg["output_type"] == "loglikelihood":
+        return [field(cfg["doc_to_target"])]
+    return []
 
 
 def check_continuations_fit(tokenizer, task_files: dict[str, str], max_length: int | None, context: int | None) -> None:
     """Raise InputError, naming evaluation.max_length and the item, when a local task's continuation has more
     tokens than the model may see: lm-eval's hf model stops on a bare `assert len(continuation_enc) <=
     self.max_length` (lm_eval/models/huggingface.py) instead, after its other tasks ran."""
-    import json
-
-    from .io import InputError
+    from .io import InputError, read_jsonl
 
     limit = max_length or context
     if not limit:
         return
     for task, path in task_files.items():
-        with open(path, encoding="utf-8") as f:
-            items = [json.loads(line) for line in f if line.strip()]
-        texts = [(it["id"], " " + it[k]) for it in items for k in CONTINUATIONS.get(task, ())]
+        cfg = local_task(task, path)
+        texts = [(it["id"], c) for it in read_jsonl(path, required=("id",)) for c in task_continuations(cfg, it)]
         if not texts:
             continue
         lengths = [len(ids) for ids in tokenizer([t for _, t in texts], add_special_tokens=False)["input_ids"]]
