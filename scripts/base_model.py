@@ -2,6 +2,7 @@
 
 Pre-training on resources gpus > 1 runs one process per GPU under torchrun (training.sharding)."""
 
+from selftrain.config import RUNTIME_ONLY
 from selftrain.hub import copy_model_snapshot
 from selftrain.io import atomic_directory
 from selftrain.modeling import load_checkpoint, save_checkpoint
@@ -14,11 +15,13 @@ base = snakemake.params.base
 with step(snakemake) as log:
     out = snakemake.output[0]
     if base["kind"] == "pretrain":
+        # the keys base_spec left out of params (config.RUNTIME_ONLY), read here from the config
+        configured = snakemake.config["models"][snakemake.wildcards["model"]]["base"]["training"]
         spec = {
             "job": "pretrain", "tokenizer": snakemake.input.tokenizer, "train": snakemake.input.train,
             "architecture": base["architecture"], "seed": snakemake.params.seed,
             # the resume cadence from the config, not params: changing it must not rebuild the base model
-            "training": {**base["training"], "save_every": snakemake.config["models"][snakemake.wildcards["model"]]["base"]["training"]["save_every"]},
+            "training": {**base["training"], **{k: configured[k] for k in RUNTIME_ONLY["training"] if k in configured}},
             "output": out,
             # from the config, not params: moving the scratch must not make Snakemake rebuild a checkpoint
             "scratch_root": scratch_root(snakemake.config.get("scratch_dir")),
