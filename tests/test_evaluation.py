@@ -160,6 +160,70 @@ def test_sorted_rolling_loglikelihoods_equal_lm_eval_hflm(tiny_model, tiny_token
     assert all(x < 0 for x in ours)
 
 
+def loglikelihood_requests(tokenizer, n: int = 9):
+    """lm-eval loglikelihood Instances: passages split into a context and a one- to few-word continuation,
+    one context longer than a 32-token window (truncated from the left)."""
+    from lm_eval.api.instance import Instance
+
+    pairs = []
+    for i, d in enumerate(sample_docs(n)):
+        words = d["text"].split()
+        k = 1 + i % 3
+        pairs.append((" ".join(words[:-k]), " " + " ".join(words[-k:])))
+    pairs.append((" ".join(d["text"] for d in sample_docs(n)), " the"))
+    return [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
+
+
+@pytest.mark.parametrize("scaled_logits", [False, True])
+def test_sorted_loglikelihoods_equal_lm_eval_hflm(tiny_model, tiny_tokenizer, scaled_logits):
+    """Plain loglikelihood requests (a context, then a continuation) scored with the LM head at the predicted
+    positions only give lm-eval's own log-likelihoods and greedy flags; a model whose logits are not its
+    head's output (scaled after it, as some architectures do) is caught on the first batch and scored
+    from its whole logits, still as lm-eval scores it."""
+    from lm_eval.models.huggingface import HFLM
+
+    from selftrain.rolling import SortedRollingHFLM
+    from selftrain.scoring import split_head
+
+    def scale(module, args, out):
+        out.logits.mul_(3.0)
+
+    if scaled_logits:
+        tiny_model.register_forward_hook(scale)
+    assert split_head(tiny_model) is not None
+    requests = loglikelihood_requests(tiny_tokenizer)
+    kwargs = {"pretrained": tiny_model, "tokenizer": tiny_tokenizer, "max_length": 32}
+    # lm-eval's logits_cache (on by default) scores requests sharing context + continuation[:-1] from one
+    # forward and then gathers the leading len(continuation) positions of the longest continuation's, not the
+    # trailing ones (lm_eval 0.4.13 huggingface.py, torch.gather after re_ord.get_cache): these passages, cut
+    # one to three words from the end, share such keys, so lm-eval's reference here is its uncached path
+    theirs = HFLM(batch_size=4, logits_cache=False, **kwargs).loglikelihood(requests)
+    ours = SortedRollingHFLM(batch_size=4, **kwargs).loglikelihood(requests)
+    assert len(tiny_tokenizer(requests[-1].args[0])["input_ids"]) > 32
+    assert [ll for ll, _ in ours] == pytest.approx([ll for ll, _ in theirs], rel=1e-5)
+    assert [g for _, g in ours] == [g for _, g in theirs]
+    assert all(ll < 0 for ll, _ in ours)
+
+
+def test_greedy_flag_is_true_only_where_every_continuation_token_is_the_argmax(tiny_model, tiny_tokenizer):
+    """A continuation made of the model's own argmax tokens is greedy; changing its last token makes it not."""
+    import torch
+
+    from selftrain.scoring import window_scores
+
+    context = tiny_tokenizer("ROMEO. But soft, what light")["input_ids"]
+    seq = list(context)
+    with torch.no_grad():
+        for _ in range(3):
+            seq.append(int(tiny_model(input_ids=torch.tensor([seq])).logits[0, -1].argmax()))
+    greedy = seq[len(context):]
+    other = greedy[:-1] + [(greedy[-1] + 1) % len(tiny_tokenizer)]
+    windows = [(seq[:-1], greedy), ((context + other)[:-1], other)]
+    (ll_greedy, is_greedy), (ll_other, is_other) = window_scores(tiny_model, windows, 2)
+    assert (is_greedy, is_other) == (True, False)
+    assert ll_greedy > ll_other
+
+
 def test_vllm_model_args_follow_the_config_and_the_jobs_gpus():
     from selftrain.evaluation import vllm_model_args
 
