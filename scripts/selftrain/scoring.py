@@ -6,10 +6,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-# positions put through the LM head at a time: 256 x a 4096-token vocabulary's logits stay in cache; a
+# positions put through the LM head at a time. CPU: 256 x a 4096-token vocabulary's logits stay in cache; a
 # [16, 512] batch of the default's model scored in 0.63 s against 0.90 s with its logits whole (measured
-# 2026-12-02, 1 thread, 2-core EPYC VM at 149 GFLOP/s fp32 matmul on 2 threads)
-HEAD_CHUNK = 256
+# 2026-12-02, 1 thread, 2-core EPYC VM at 149 GFLOP/s fp32 matmul on 2 threads). GPU: a bound on memory
+# (2048 x OLMo-2's 100,352-token vocabulary in fp32 is 0.8 GB), not measured for speed
+CPU_HEAD_CHUNK = 256
+GPU_HEAD_CHUNK = 2048
 
 
 def window_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
@@ -57,10 +59,9 @@ def token_scores(logits, targets, greedy: bool = True) -> tuple[torch.Tensor, to
 def window_scores(model, windows: list[tuple[list[int], list[int]]], batch_size: int,
                   device="cpu", greedy: bool = True) -> list[tuple[float, bool]]:
     """(summed log-probability of each window's predicted tokens, whether every one is the model's argmax;
-    True throughout unless greedy), in
-    length-sorted batches. Only predicted positions go through the LM head, HEAD_CHUNK at a time: lm-eval's
-    loglikelihood requests predict a few tokens after a long context, where the head over every position
-    was most of the work. A model whose logits are not head(decoder) (split_head, checked on the first batch
+    True throughout unless greedy), in length-sorted batches. Only predicted positions go through the LM
+    head, a chunk of them at a time: lm-eval's loglikelihood requests predict a few tokens after a long
+    context, where the head over every position was most of the work. A model whose logits are not head(decoder) (split_head, checked on the first batch
     against the whole model's logits on its first row) is scored from its whole logits instead."""
     split = split_head(model)
     checked = False
@@ -81,8 +82,9 @@ def window_scores(model, windows: list[tuple[list[int], list[int]]], batch_size:
                     split = None
                 checked = True
         if split is not None:
-            parts = [token_scores(head(hidden[i:i + HEAD_CHUNK]), targets[i:i + HEAD_CHUNK], greedy)
-                     for i in range(0, len(targets), HEAD_CHUNK)]
+            chunk = CPU_HEAD_CHUNK if hidden.device.type == "cpu" else GPU_HEAD_CHUNK
+            parts = [token_scores(head(hidden[i:i + chunk]), targets[i:i + chunk], greedy)
+                     for i in range(0, len(targets), chunk)]
             logp, hits = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
         else:
             logp, hits = token_scores(model(input_ids=inputs).logits[rows, cols], targets, greedy)
