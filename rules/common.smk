@@ -6,13 +6,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from selftrain.config import (
-    RUNTIME_ONLY,
     check_paths,
     job_section,
     locate,
     read_config_files,  # noqa: E402
     resolve_condition,
     validate_config,
+    without_runtime_only,
 )
 from selftrain.config import round1_generation, shared_round_keys  # noqa: E402
 from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
@@ -170,10 +170,7 @@ def base_spec(model):
     base = config["models"][model]["base"]
     if "training" not in base:
         return base
-    training = {
-        k: v for k, v in base["training"].items() if k not in RUNTIME_ONLY["training"]
-    }
-    return {**base, "training": training}
+    return {**base, "training": without_runtime_only(base["training"], "training")}
 
 
 def trusts_remote_code(model):

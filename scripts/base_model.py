@@ -2,7 +2,7 @@
 
 Pre-training on resources gpus > 1 runs one process per GPU under torchrun (training.sharding)."""
 
-from selftrain.config import RUNTIME_ONLY
+from selftrain.config import runtime_only
 from selftrain.hub import copy_model_snapshot
 from selftrain.io import atomic_directory
 from selftrain.modeling import load_checkpoint, save_checkpoint
@@ -21,7 +21,7 @@ with step(snakemake) as log:
             "job": "pretrain", "tokenizer": snakemake.input.tokenizer, "train": snakemake.input.train,
             "architecture": base["architecture"], "seed": snakemake.params.seed,
             # the resume cadence from the config, not params: changing it must not rebuild the base model
-            "training": {**base["training"], **{k: configured[k] for k in RUNTIME_ONLY["training"] if k in configured}},
+            "training": {**base["training"], **runtime_only(configured, "training")},
             "output": out,
             # from the config, not params: moving the scratch must not make Snakemake rebuild a checkpoint
             "scratch_root": scratch_root(snakemake.config.get("scratch_dir")),

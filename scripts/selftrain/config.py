@@ -319,16 +319,24 @@ def model_section(config: dict, model: str, section: str) -> dict:
 RUNTIME_ONLY = {"training": ("save_every",), "evaluation": ("gpu_memory_utilization",)}
 
 
+def without_runtime_only(settings: dict, section: str) -> dict:
+    """One section's settings less its RUNTIME_ONLY keys: what a job's params carry."""
+    return {k: v for k, v in settings.items() if k not in RUNTIME_ONLY.get(section, ())}
+
+
+def runtime_only(settings: dict, section: str) -> dict:
+    """The RUNTIME_ONLY keys of one section's settings (those it sets)."""
+    return {k: settings[k] for k in RUNTIME_ONLY.get(section, ()) if k in settings}
+
+
 def job_section(config: dict, model: str, section: str) -> dict:
     """model_section without its RUNTIME_ONLY keys: what a job's params carry."""
-    merged = model_section(config, model, section)
-    return {k: v for k, v in merged.items() if k not in RUNTIME_ONLY.get(section, ())}
+    return without_runtime_only(model_section(config, model, section), section)
 
 
 def runtime_settings(config: dict, model: str, section: str) -> dict:
     """The RUNTIME_ONLY keys of a model's section, read by the job from snakemake.config."""
-    merged = model_section(config, model, section)
-    return {k: merged[k] for k in RUNTIME_ONLY.get(section, ()) if k in merged}
+    return runtime_only(model_section(config, model, section), section)
 
 
 def slice_hash(obj) -> str:

@@ -21,10 +21,15 @@ def rolling_windows(tokens: list[int], prefix_token: int, max_length: int) -> li
     windows = []
     for context, continuation in map(utils.make_disjoint_window, utils.get_rolling_token_windows(
             token_list=tokens, prefix_token=prefix_token, max_seq_len=max_length, context_len=1)):
-        # as lm-eval's _loglikelihood_tokens: context + continuation less its last token, truncated from the
-        # left; the last len(continuation) positions predict the continuation
-        windows.append(((context + continuation)[-(max_length + 1):][:-1], continuation))
+        windows.append(request_window(context, continuation, max_length))
     return windows
+
+
+def request_window(context: list[int], continuation: list[int], max_length: int) -> tuple[list[int], list[int]]:
+    """(model input, tokens its last positions predict) of one request, as lm-eval's _loglikelihood_tokens
+    builds it: context + continuation less its last token, truncated from the left to max_length; the last
+    len(continuation) positions predict the continuation."""
+    return (context + continuation)[-(max_length + 1):][:-1], continuation
 
 
 class SortedRollingHFLM(HFLM):
@@ -35,15 +40,14 @@ class SortedRollingHFLM(HFLM):
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         """Per (key, context tokens, continuation tokens): (summed log-likelihood of the continuation, whether
-        it is the greedy continuation), as lm-eval's HFLM computes them: context + continuation less its last
-        token, truncated from the left to max_length; the last len(continuation) positions predict it."""
+        it is the greedy continuation), as lm-eval's HFLM computes them (request_window)."""
         if not self._fast() or override_bs is not None:
             return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
         windows = []
         for _, context, continuation in requests:
             if not context or not continuation or len(continuation) > self.max_length:
                 return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)  # lm-eval's own asserts
-            windows.append(((context + continuation)[-(self.max_length + 1):][:-1], continuation))
+            windows.append(request_window(context, continuation, self.max_length))
         answers = window_scores(self.model, windows, self.batch_size, self.device)
         for (key, _, _), answer in zip(requests, answers):
             if key is not None:

@@ -61,8 +61,9 @@ def window_scores(model, windows: list[tuple[list[int], list[int]]], batch_size:
     """(summed log-probability of each window's predicted tokens, whether every one is the model's argmax;
     True throughout unless greedy), in length-sorted batches. Only predicted positions go through the LM
     head, a chunk of them at a time: lm-eval's loglikelihood requests predict a few tokens after a long
-    context, where the head over every position was most of the work. A model whose logits are not head(decoder) (split_head, checked on the first batch
-    against the whole model's logits on its first row) is scored from its whole logits instead."""
+    context, where the head over every position was most of the work. A model whose logits are not
+    head(decoder) (split_head, checked on the first batch against the whole model's logits on its first
+    row) is scored from its whole logits instead."""
     split = split_head(model)
     checked = False
     out: list[tuple[float, bool]] = [(0.0, True)] * len(windows)
