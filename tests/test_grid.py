@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_workflow import ROOT, snakemake, write_config
+from workflow_runs import ROOT, snakemake, write_config
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
 CONFIG = yaml.safe_load((ROOT / "configs" / "grid-small.yaml").read_text())
 CONDITIONS = ["drayson", "prompt-self_prefix8__filter-quality_dedup_ppl75__data-accumulate",

@@ -8,15 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import sample_docs
-from test_workflow import SNAKEMAKE, TINY
+from workflow_runs import SNAKEMAKE, TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "slurm"))
 
 from hub_cache import add_corpus, add_model, network_audit  # noqa: E402
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
 MODEL_COMMIT, CORPUS_COMMIT = "1" * 40, "2" * 40
 

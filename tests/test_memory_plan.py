@@ -11,7 +11,7 @@ from selftrain.config import validate_config
 from selftrain.io import InputError
 from selftrain.memory_plan import (ACTIVATION_PER_HIDDEN, ACTIVATION_PER_INTERMEDIATE, architecture, check_memory,
                                    parameters, plans, total)
-from test_workflow import ROOT, TINY, snakemake, write_config
+from workflow_runs import ROOT, TINY, snakemake, write_config
 
 
 def paper():

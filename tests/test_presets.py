@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from selftrain.config import validate_config
-from test_workflow import ROOT, jobs_of
+from workflow_runs import ROOT, jobs_of
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
 PRESETS = sorted(p.name for p in (ROOT / "configs").glob("*.yaml"))
 # runs Snakemake's CLI in this interpreter with every socket connection refused, then reports which

@@ -5,7 +5,9 @@ import copy
 
 import pytest
 
-from test_workflow import TINY, jobs_of, snakemake, write_config
+from workflow_runs import TINY, jobs_of, snakemake, write_config
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
 CFG = {**copy.deepcopy(TINY), "rounds": 1, "protect_checkpoints": False}
 CFG["evaluation"] = {k: v for k, v in CFG["evaluation"].items() if k != "perplexity_sets"}

@@ -20,6 +20,7 @@ def make_spec(tmp_path, tok, arch, out):
             "where": "condition c seed 0 round 1"}
 
 
+@pytest.mark.slow
 def test_data_parallel_training_under_torchrun_matches_one_process(tmp_path, tiny_tokenizer, tiny_arch):
     """Two real processes (DDP over gloo, sharding none) split each global batch; one writes the checkpoint."""
     single = make_spec(tmp_path, tiny_tokenizer, tiny_arch, tmp_path / "single" / "checkpoint")

@@ -14,6 +14,8 @@ from selftrain.io import InputError, write_jsonl
 from selftrain.round_training import launch_command, run_training
 from selftrain.training import batch_layout
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
+
 ARCH = {"hidden_size": 32, "intermediate_size": 64, "num_layers": 2, "num_heads": 2, "max_position_embeddings": 64}
 # 4 blocks per step: 1 process x 2 rows x 2 accumulation steps, or 2 processes x 2 rows; the corpus has
 # 90 blocks, so the last batch of each epoch is short (2 rows: the second process gets only target-less rows)

