@@ -49,7 +49,7 @@ def bigram_chain_texts(texts: list[str], n: int, words: int, seed: int) -> list[
 
 def heuristics(texts: list[str], tok) -> list[dict]:
     """documents/s of the heuristic filters that the field has reference rules for."""
-    from selftrain.config import plugin_spec
+    from selftrain.schema import plugin_spec
     from selftrain.filters import FILTERS
 
     docs = [{"id": str(i), "text": t} for i, t in enumerate(texts)]
@@ -101,7 +101,7 @@ def detector(tok, quick: bool) -> dict:
 
 
 def main(quick: bool) -> list[dict]:
-    from selftrain.config import plugin_spec
+    from selftrain.schema import plugin_spec
     from selftrain.filters import Dedup, document_perplexities
 
     n = 2_000 if quick else 100_000

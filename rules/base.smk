@@ -1,3 +1,6 @@
+include: "functions/base.smk"
+
+
 rule base_model:
     input:
         unpack(base_inputs),

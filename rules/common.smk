@@ -1,4 +1,7 @@
-# Paths, wildcard constraints, config slices and input functions: every target path is built here.
+# What the rules of every stage share: the config checked at load and its slices, every target path (a pattern
+# constant, or checkpoint_of), wildcard constraints, log, benchmark and resource helpers. A stage's own input
+# functions and params helpers are in rules/functions/<stage>.smk, included by its rules/<stage>.smk (a file
+# that defines functions holds no rules: snakemake --lint flags the mix).
 import os
 import sys
 from pathlib import Path
@@ -11,10 +14,9 @@ from selftrain.config import (
     locate,
     read_config_files,  # noqa: E402
     resolve_condition,
+    shared_round_keys,
     validate_config,
-    without_runtime_only,
 )
-from selftrain.config import round1_generation, shared_round_keys  # noqa: E402
 from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.memory_plan import check_memory  # noqa: E402
@@ -82,6 +84,9 @@ SHARED_FILTERED = (
     "results/{model}/shared/seed{seed}/round{round}/{generation}/{chain}/filtered.jsonl"
 )
 SHARED_FILTER_STATS = "results/{model}/shared/seed{seed}/round{round}/{generation}/{chain}/filter_stats.json"
+# each condition's shared round-1 folders: the slice hashes {generation} and {chain} (config.shared_round_keys)
+GENERATION_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[0] for c in CONDITIONS}
+CHAIN_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[1] for c in CONDITIONS}
 # rounds after the first, which every condition generates and filters itself
 LATER_ROUND = r"[2-9]|[1-9]\d+"
 SUMMARY = "results/summary.csv"
@@ -164,15 +169,6 @@ def condition_part(key):
     return lambda wc: RESOLVED_CONDITIONS[wc.condition][key]
 
 
-def base_spec(model):
-    """The base section a base_model job reads, without the resume cadence of its pre-training (read at run
-    time: config.RUNTIME_ONLY)."""
-    base = config["models"][model]["base"]
-    if "training" not in base:
-        return base
-    return {**base, "training": without_runtime_only(base["training"], "training")}
-
-
 def trusts_remote_code(model):
     """models.<model>.base.trust_remote_code, a param of every job that loads the model's checkpoints."""
     return config["models"][model]["base"]["trust_remote_code"]
@@ -198,37 +194,6 @@ def job_seed(wc, stage):
     return derive_seed(
         config["seed"], wc.model, owner, wc.get("seed", ""), wc.get("round", 0), stage
     )
-
-
-# slice hashes naming the shared round-1 folders (config.shared_round_keys); the spec of each, taken from any
-# condition that has it
-GENERATION_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[0] for c in CONDITIONS}
-CHAIN_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[1] for c in CONDITIONS}
-SHARED_GENERATIONS = {
-    GENERATION_OF[c]: round1_generation(RESOLVED_CONDITIONS[c]) for c in CONDITIONS
-}
-SHARED_CHAINS = {CHAIN_OF[c]: RESOLVED_CONDITIONS[c]["filters"] for c in CONDITIONS}
-
-
-def shared_part(key):
-    """A params entry of a shared round-1 generation: its prompt or sampling."""
-    return lambda wc: SHARED_GENERATIONS[wc.generation][key]
-
-
-def shared_round(wc):
-    """The shared round-1 corpora a condition's round-1 paths link to."""
-    key = dict(
-        model=wc.model,
-        seed=wc.seed,
-        round=wc.round,
-        generation=GENERATION_OF[wc.condition],
-        chain=CHAIN_OF[wc.condition],
-    )
-    return {
-        "generated": SHARED_GENERATED.format(**key),
-        "filtered": SHARED_FILTERED.format(**key),
-        "stats": SHARED_FILTER_STATS.format(**key),
-    }
 
 
 # config key of resources.<kind> -> the Snakemake resource the Slurm plugin (2.8.0) reads: gpus is Snakemake's
@@ -298,148 +263,4 @@ def job_resources(kind, mem_mb, runtime, cpus, gpus=0):
         SLURM_RESOURCES[k]: resource(kind, k, defaults.get(k))
         for k in [*defaults, *sorted(keys - set(defaults))]
         if k in SLURM_RESOURCES
-    }
-
-
-def all_round_evals():
-    return expand(
-        ROUND_EVAL,
-        model=MODELS,
-        condition=CONDITIONS,
-        seed=SEEDS,
-        round=range(1, ROUNDS + 1),
-    )
-
-
-def base_inputs(wc):
-    """A pretrain-kind base needs the corpus and its tokenizer; hub and local bases need nothing here."""
-    kind = config["models"][wc.model]["base"]["kind"]
-    if kind == "pretrain":
-        return {"train": TRAIN_JSONL, "tokenizer": TOKENIZER.format(model=wc.model)}
-    return dict(FETCHED) if kind == "hub" else {}
-
-
-def generate_inputs(wc):
-    """Round r-1's model, plus the documents the prompting strategy takes prompts from: real text, or
-    (self_prefix after round 1) round r-1's own generated corpus. A shared round 1 reads the base model.
-    """
-    from selftrain.prompts import strategy_reads
-
-    if "generation" in wc.keys():
-        inputs = {"model": BASE_CHECKPOINT.format(model=wc.model)}
-        prompt = SHARED_GENERATIONS[wc.generation]["prompt"]
-    else:
-        inputs = {"model": previous_checkpoint(wc)}
-        prompt = condition(wc.condition)["prompt"]
-    reads = strategy_reads(prompt, int(wc.round))
-    if "real" in reads:
-        inputs["real"] = TRAIN_JSONL
-    if "previous" in reads:
-        inputs["previous"] = GENERATED.format(
-            model=wc.model,
-            condition=wc.condition,
-            seed=wc.seed,
-            round=int(wc.round) - 1,
-        )
-    return inputs
-
-
-def filter_inputs(wc):
-    """The generated corpus, round r-1's model and what the condition's filters read besides: the base
-    model, real text, round 1's generated corpus (the detector's machine examples). One function, not
-    one per input: Snakemake's cost per job grows with the callables it evaluates."""
-    from selftrain.filters import filter_needs
-
-    if "chain" in wc.keys():  # a shared round 1: the base model generated it
-        generated = SHARED_GENERATED.format(
-            model=wc.model, seed=wc.seed, round=wc.round, generation=wc.generation
-        )
-        filters, reference, model = (
-            SHARED_CHAINS[wc.chain],
-            generated,
-            BASE_CHECKPOINT.format(model=wc.model),
-        )
-    else:
-        key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
-        generated, filters, model = (
-            GENERATED.format(**key),
-            condition(wc.condition)["filters"],
-            previous_checkpoint(wc),
-        )
-        reference = GENERATED.format(**{**key, "round": 1})
-    paths = {
-        "base": BASE_CHECKPOINT.format(model=wc.model),
-        "real": TRAIN_JSONL,
-        "reference": reference,
-    }
-    needs = filter_needs(filters)
-    return {
-        **{k: v for k, v in paths.items() if k in needs},
-        "generated": generated,
-        "model": model,
-    }
-
-
-def train_inputs(wc):
-    """Round r continues from round r-1 (init previous) or restarts from the base model (init base), and
-    trains on the filtered corpora its data regime names."""
-    from selftrain.regimes import regime_class
-
-    spec = condition(wc.condition)
-    regime = regime_class(spec["data"])
-    init = (
-        BASE_CHECKPOINT.format(model=wc.model)
-        if spec["init"] == "base"
-        else previous_checkpoint(wc)
-    )
-    inputs = {
-        "init": init,
-        "synthetic": [
-            FILTERED.format(
-                model=wc.model, condition=wc.condition, seed=wc.seed, round=r
-            )
-            for r in regime.needs_rounds(int(wc.round))
-        ],
-    }
-    if "real" in regime.reads(spec["data"]):
-        inputs["real"] = TRAIN_JSONL
-    return inputs
-
-
-def local_tasks(model):
-    """The configured downstream tasks of a model that the pipeline builds from the held-out split."""
-    from selftrain.downstream import LOCAL_TASKS
-
-    tasks = section(model, "evaluation")["downstream"]["tasks"]
-    return [t["name"] for t in tasks if t["name"] in LOCAL_TASKS]
-
-
-# corpora whose diversity a round's eval.json records: round 0 the held-out real text (the reference),
-# round r its generated and filtered corpora
-BASE_CORPORA = {"real": HELDOUT_JSONL}
-ROUND_CORPORA = {"generated": GENERATED, "filtered": FILTERED}
-
-
-def eval_corpora(wc):
-    """The corpora of BASE_CORPORA or ROUND_CORPORA of a checkpoint's evaluation, as paths."""
-    if "condition" not in wc.keys():
-        return dict(BASE_CORPORA)
-    key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
-    return {name: path.format(**key) for name, path in ROUND_CORPORA.items()}
-
-
-def eval_inputs(wc):
-    """A checkpoint's evaluation reads its real sets, its local task items, the vocabulary tail and its corpora."""
-    sets = sorted(config["evaluation"]["perplexity_sets"])
-    round_ = wc.round if "round" in wc.keys() else 0
-    return {
-        "model": checkpoint_of(
-            wc.model, wc.get("condition", ""), wc.get("seed", ""), round_
-        ),
-        "heldout": HELDOUT_JSONL,
-        "perplexity_sets": [PERPLEXITY_JSONL.format(set=s) for s in sets],
-        "tasks": [TASK_JSONL.format(task=t) for t in local_tasks(wc.model)],
-        "tail": TAIL_VOCABULARY,
-        "corpora": list(eval_corpora(wc).values()),
-        **(FETCHED if FETCH_PLAN["tasks"] else {}),
     }

@@ -1,3 +1,6 @@
+include: "functions/evaluate.smk"
+
+
 # One evaluation rule for every checkpoint: round r's, and (as evaluate_base) the base model's of round 0.
 rule evaluate_round:
     input:

@@ -1,3 +1,6 @@
+include: "functions/filter.smk"
+
+
 rule filter_corpus:
     input:
         unpack(filter_inputs),

@@ -1,3 +1,6 @@
+include: "functions/generate.smk"
+
+
 rule generate:
     input:
         unpack(generate_inputs),

@@ -1,7 +1,13 @@
 rule aggregate:
     input:
         base=expand(BASE_EVAL, model=MODELS),
-        rounds=all_round_evals(),
+        rounds=expand(
+            ROUND_EVAL,
+            model=MODELS,
+            condition=CONDITIONS,
+            seed=SEEDS,
+            round=range(1, ROUNDS + 1),
+        ),
     output:
         summary=report(
             SUMMARY, caption="../report/summary.rst", category="Summary tables"

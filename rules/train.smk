@@ -1,3 +1,6 @@
+include: "functions/train.smk"
+
+
 rule train_round:
     input:
         unpack(train_inputs),

@@ -1,4 +1,4 @@
-"""Config loading: JSON-schema validation with clear key paths, defaults, and per-job slices."""
+"""Config loading: validation against the schema (schema.py) and cross-key rules, defaults, and per-job slices."""
 
 from __future__ import annotations
 
@@ -14,75 +14,13 @@ from pathlib import Path
 import yaml
 
 from .io import InputError
+from .prompts import strategy_for_round
+from .schema import check_against, load_schema
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 # sections whose defaults are filled only after merging (a default must not shadow the base section)
 _MERGED_LATER = ("conditions", "condition_defaults", "grid")
 # grid axes in name order, each with the condition key it sets
 GRID_AXES = (("prompt", "prompt"), ("sampling", "sampling"), ("filter", "filters"), ("data", "data"), ("init", "init"))
-
-
-@functools.lru_cache(maxsize=None)
-def load_schema(path: Path = SCHEMA_PATH) -> dict:
-    """The config schema, parsed once per process (resolve_condition asks for it per condition); callers
-    must not modify it."""
-    return yaml.safe_load(path.read_text())
-
-
-def _is_integer(checker, instance) -> bool:
-    # JSON Schema counts 3.0 as an integer; here a float is refused where an integer is meant: `seed: 1234.0`
-    # would change every derived seed (derive_seed hashes the text "1234.0") and `rounds: 3.0` breaks range()
-    return isinstance(instance, int) and not isinstance(instance, bool)
-
-
-def _validator(schema: dict, fill_defaults: bool):
-    import jsonschema
-
-    base = jsonschema.Draft202012Validator
-    checker = base.TYPE_CHECKER.redefine("integer", _is_integer)
-    validators = {}
-    if fill_defaults:
-        def set_defaults(validator, properties, instance, schema):
-            if isinstance(instance, dict):
-                for key, sub in properties.items():
-                    if "default" in sub and key not in instance:
-                        instance[key] = copy.deepcopy(sub["default"])
-            yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
-
-        validators["properties"] = set_defaults
-    return jsonschema.validators.extend(base, validators, type_checker=checker)(schema)
-
-
-def _explain(e) -> str:
-    """What a schema error allows, in words (jsonschema's own message where it already says so)."""
-    if "propertyNames" in e.absolute_schema_path:
-        if e.validator == "pattern":
-            return f"name {e.instance!r} must match {e.validator_value}"
-        if e.validator == "maxLength":
-            return f"name {e.instance[:40]!r}... is {len(e.instance)} characters (at most {e.validator_value}: it is a path component)"
-        if e.validator == "not":
-            return f"name {e.instance!r} is reserved (the pipeline's own entries: {', '.join(e.validator_value['enum'])})"
-    if e.validator == "type" and e.validator_value == "integer" and isinstance(e.instance, float):
-        return f"{e.instance!r} is not an integer (write {int(e.instance)} if that is meant)" if e.instance.is_integer() \
-            else f"{e.instance!r} is not an integer"
-    return e.message
-
-
-def _check(schema: dict, instance, where: str = "", fill_defaults: bool = False) -> None:
-    errors = sorted(_validator(schema, fill_defaults).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = []
-        for e in errors[:10]:
-            parts = [where, ".".join(str(p) for p in e.absolute_path)]
-            if e.validator == "additionalProperties" and isinstance(e.instance, dict):
-                allowed = set(e.schema.get("properties", {}))
-                for extra in sorted(k for k in e.instance if k not in allowed):
-                    key = ".".join(filter(None, parts + [str(extra)]))
-                    lines.append(f"config key '{key}': unknown key (allowed: {', '.join(sorted(allowed))})")
-                continue
-            key = ".".join(filter(None, parts)) or "<top level>"
-            lines.append(f"config key '{key}': {_explain(e)}")
-        raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(lines)))
 
 
 def top_level_only(schema: dict) -> list[tuple[str, ...]]:
@@ -108,10 +46,10 @@ def validate_config(config: dict, schema: dict | None = None, check_tasks: bool 
     """Validate config in place (unknown keys, types, ranges), fill defaults, check cross-key rules; with
     check_tasks, downstream task names against lm-eval's task index (seconds: the workflow's main process only)."""
     schema = schema or load_schema()
-    _check(schema, config)
+    check_against(schema, config)
     later = {k: config.pop(k) for k in _MERGED_LATER if k in config}
     overrides = {m: {s: spec.pop(s) for s in _MODEL_SECTIONS if s in spec} for m, spec in config["models"].items()}
-    _check(dict(schema, required=[]), config, fill_defaults=True)
+    check_against(dict(schema, required=[]), config, fill_defaults=True)
     config.update(later)
     for m, sections in overrides.items():
         config["models"][m].update(sections)
@@ -120,8 +58,8 @@ def validate_config(config: dict, schema: dict | None = None, check_tasks: bool 
     config.setdefault("conditions", {})
     # expanded once: the grid key is consumed so that rules (and a second validation) see plain conditions
     points = expand_grid(config.pop("grid", None) or {})
-    _check({"type": "object", "propertyNames": schema["properties"]["conditions"]["propertyNames"]}, points,
-           where="conditions (grid point)")
+    check_against({"type": "object", "propertyNames": schema["properties"]["conditions"]["propertyNames"]}, points,
+                  where="conditions (grid point)")
     for name, cond in points.items():
         if name in config["conditions"]:
             raise InputError(f"invalid config:\n  config key 'conditions.{name}': also a grid point; rename one")
@@ -304,7 +242,7 @@ def resolve_condition(config: dict, name: str, schema: dict | None = None) -> di
     merged = deep_merge(config.get("condition_defaults") or {}, config["conditions"][name] or {})
     sub = {"$defs": schema["$defs"], **schema["$defs"]["condition"]}
     sub = dict(sub, required=["prompt"])
-    _check(sub, merged, where=f"conditions.{name}", fill_defaults=True)
+    check_against(sub, merged, where=f"conditions.{name}", fill_defaults=True)
     return merged
 
 
@@ -342,32 +280,6 @@ def runtime_settings(config: dict, model: str, section: str) -> dict:
 def slice_hash(obj) -> str:
     """Short SHA-256 of a config slice's canonical JSON."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
-
-
-# plugin families: the schema definition of the family, where each plugin's own definition lives, and the key
-# that names the plugin
-PLUGIN_FAMILIES = {"prompt": ("prompts", "strategy"), "filter": ("filters", "name"), "data": ("regimes", "regime")}
-
-
-def plugin_spec(family: str, spec: dict) -> dict:
-    """A prompt, filter or data-regime spec checked against its own plugin's keys in the schema, with that
-    plugin's defaults filled (a copy): what the plugin's constructor receives. Bad keys raise InputError."""
-    schema = load_schema()
-    spec = copy.deepcopy(spec)
-    _check({"$defs": schema["$defs"], **schema["$defs"][family]}, spec, where=family, fill_defaults=True)
-    return spec
-
-
-def plugin_keys(family: str, name: str) -> set[str]:
-    """The keys one plugin (e.g. prompt strategy real_prefix) declares in the schema."""
-    defs, _ = PLUGIN_FAMILIES[family]
-    return set(load_schema()["$defs"][defs][name]["properties"])
-
-
-def plugin_class(family: str, registry: dict, spec: dict):
-    """(the registered class a spec names, the spec checked and filled by plugin_spec)."""
-    spec = plugin_spec(family, spec)
-    return registry[spec[PLUGIN_FAMILIES[family][1]]], spec
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -446,8 +358,6 @@ def locate(error: InputError, sources: list[tuple[str, dict]]) -> InputError:
 def round1_generation(condition: dict) -> dict:
     """What a resolved condition's round-1 generation reads besides the base model: the prompt spec in force
     at round 1 and the sampling preset. Conditions equal in these share round 1's corpus."""
-    from .prompts import strategy_for_round
-
     return {"prompt": strategy_for_round(condition["prompt"], 1), "sampling": condition["sampling"]}
 
 

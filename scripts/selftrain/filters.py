@@ -8,7 +8,7 @@ from collections import Counter
 
 import numpy as np
 
-from .config import plugin_class
+from .schema import plugin_class
 
 
 class EmptyCorpusError(RuntimeError):

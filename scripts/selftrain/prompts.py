@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import plugin_class, plugin_keys
+from .schema import plugin_class, plugin_keys
 
 
 class PromptStrategy:

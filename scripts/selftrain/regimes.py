@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from .config import plugin_class
+from .schema import plugin_class
 from .seeds import derive_seed
 
 

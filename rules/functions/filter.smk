@@ -1,0 +1,57 @@
+# Input functions and params of rules filter_corpus, filter_shared and link_shared_round (rules/filter.smk
+# includes this file).
+
+# the filter chain of each shared round-1 folder (CHAIN_OF), taken from any condition that has it
+SHARED_CHAINS = {CHAIN_OF[c]: RESOLVED_CONDITIONS[c]["filters"] for c in CONDITIONS}
+
+
+def shared_round(wc):
+    """The shared round-1 corpora a condition's round-1 paths link to."""
+    key = dict(
+        model=wc.model,
+        seed=wc.seed,
+        round=wc.round,
+        generation=GENERATION_OF[wc.condition],
+        chain=CHAIN_OF[wc.condition],
+    )
+    return {
+        "generated": SHARED_GENERATED.format(**key),
+        "filtered": SHARED_FILTERED.format(**key),
+        "stats": SHARED_FILTER_STATS.format(**key),
+    }
+
+
+def filter_inputs(wc):
+    """The generated corpus, round r-1's model and what the condition's filters read besides: the base
+    model, real text, round 1's generated corpus (the detector's machine examples). One function, not
+    one per input: Snakemake's cost per job grows with the callables it evaluates."""
+    from selftrain.filters import filter_needs
+
+    if "chain" in wc.keys():  # a shared round 1: the base model generated it
+        generated = SHARED_GENERATED.format(
+            model=wc.model, seed=wc.seed, round=wc.round, generation=wc.generation
+        )
+        filters, reference, model = (
+            SHARED_CHAINS[wc.chain],
+            generated,
+            BASE_CHECKPOINT.format(model=wc.model),
+        )
+    else:
+        key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
+        generated, filters, model = (
+            GENERATED.format(**key),
+            condition(wc.condition)["filters"],
+            previous_checkpoint(wc),
+        )
+        reference = GENERATED.format(**{**key, "round": 1})
+    paths = {
+        "base": BASE_CHECKPOINT.format(model=wc.model),
+        "real": TRAIN_JSONL,
+        "reference": reference,
+    }
+    needs = filter_needs(filters)
+    return {
+        **{k: v for k, v in paths.items() if k in needs},
+        "generated": generated,
+        "model": model,
+    }
