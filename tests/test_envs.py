@@ -3,31 +3,17 @@
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
+from selftrain.provenance import pins
+
 ROOT = Path(__file__).resolve().parents[1]
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;]+)$")
-
-
-def normalized(name: str) -> str:
-    """PEP 503 name: case and runs of -_. do not matter."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def pins(lines) -> dict:
-    """{normalized name: (extras, version)} of `name[extras]==version` lines; others raise."""
-    out = {}
-    for line in lines:
-        m = PIN.match(line.strip())
-        assert m, f"not pinned as name==version: {line!r}"
-        out[normalized(m.group(1))] = (m.group(2) or "", m.group(3))
-    return out
 
 
 def requirement_pins(name: str = "requirements.txt") -> dict:
     """The pins of one requirements file: requirements.txt (the CPU stack CI installs) or requirements-gpu.txt."""
-    lines = [line.split("#")[0].strip() for line in (ROOT / name).read_text().splitlines()]
-    return pins([line for line in lines if line])
+    return pins((ROOT / name).read_text().splitlines())
 
 
 def env_pip_lines(env: dict) -> list:
@@ -63,11 +49,11 @@ def test_only_the_generate_and_evaluate_envs_carry_vllm():
 
 def test_the_gpu_stack_serves_every_rule_and_differs_only_where_vllm_forces_it():
     """requirements-gpu.txt is the one environment of a GPU cluster: every package of the CPU stack but the
-    test-only ones (pytest, nltk, snakefmt),
+    test-only ones (pytest, nltk, snakefmt, roc-validator),
     at the same version except transformers (vllm 0.32.0: <5.20) and the Slurm plugin (numpy<2.4 through vLLM's
     mistral_common; see the file's header), plus vllm and the vision/audio packages it pins."""
     cpu, gpu = requirement_pins(), requirement_pins("requirements-gpu.txt")
-    assert cpu.keys() - gpu.keys() == {"pytest", "nltk", "snakefmt"}
+    assert cpu.keys() - gpu.keys() == {"pytest", "nltk", "snakefmt", "roc-validator"}
     assert gpu.keys() - cpu.keys() == {"vllm", "torchaudio", "torchvision"}
     assert sorted(n for n in cpu.keys() & gpu.keys() if cpu[n] != gpu[n]) == [
         "snakemake-executor-plugin-slurm", "transformers"]
@@ -85,8 +71,10 @@ def test_ci_tests_the_vllm_version_and_pins_a_gpu_cluster_deploys():
 
 
 def test_pins_parse_names_extras_and_versions():
-    assert pins(["lm-eval[hf]==0.4.13", "Safe_Tensors==0.8.0"]) == {
+    assert pins(["# CPU stack", "lm-eval[hf]==0.4.13", "", "Safe_Tensors==0.8.0  # why"]) == {
         "lm-eval": ("[hf]", "0.4.13"), "safe-tensors": ("", "0.8.0")}
+    with pytest.raises(ValueError, match="not pinned as name==version: 'torch>=2'"):
+        pins(["torch>=2"])
 
 
 def test_every_rule_uses_an_existing_env():

