@@ -17,6 +17,7 @@ from selftrain.config import (
     shared_round_keys,
     validate_config,
 )
+from selftrain.cost_plan import planned_runtimes, runtime_default  # noqa: E402
 from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.memory_plan import check_memory  # noqa: E402
@@ -43,6 +44,8 @@ try:
     check_memory(
         config
     )  # before any job: a batch that cannot be split, a plan that cannot fit the GPUs
+    # the runtime of each (model, kind) the cost plan estimates, for kinds whose config sets none (resource())
+    PLANNED_RUNTIMES = planned_runtimes(config)
 except InputError as e:
     raise WorkflowError(str(locate(e, CONFIG_SOURCES))) from None
 
@@ -214,14 +217,23 @@ SLURM_RESOURCES = {
 ESCALATING = ("mem_mb", "runtime")
 
 
+def planned(model, kind, key, default):
+    """The default of a resource of a model's kind of job: for runtime the cost plan's (selftrain.cost_plan.
+    runtime_default), else the rule's."""
+    if key != "runtime":
+        return default
+    return runtime_default(PLANNED_RUNTIMES.get((model, kind)), default)
+
+
 def resource(kind, key, default=None):
     """A scheduler resource of a kind of job: the model's override (models.<m>.resources.<kind>.<key>), the
-    config's (resources.<kind>.<key>) or the rule's default; memory and runtime double with each retry. A
+    config's (resources.<kind>.<key>) or the default (planned()); memory and runtime double with each retry. A
     value no model overrides is a plain constant: Snakemake inspects and calls a callable for every job.
     """
     value = config["resources"].get(kind, {}).get(key, default)
     by_model = {
-        m: config_resource(config, m, kind, key, default) for m in config["models"]
+        m: config_resource(config, m, kind, key, planned(m, kind, key, default))
+        for m in config["models"]
     }
     escalates = key in ESCALATING
     if not escalates and all(v == value for v in by_model.values()):

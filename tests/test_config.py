@@ -128,6 +128,49 @@ def test_missing_paths_are_named_before_any_job(tmp_path):
         check_paths(_local_model_config("base"), tmp_path)
 
 
+def test_every_perplexity_set_and_the_measured_figures_are_found_before_any_job(tmp_path):
+    from selftrain.config import check_paths
+
+    c = default_config()
+    c["evaluation"]["perplexity_sets"] = {"ood": {"source": "text_files", "path": "ood/*.txt"},
+                                          "web": {"source": "jsonl", "path": "web.jsonl", "text_key": "body"}}
+    c["cost"] = {"measured": "gpu.json"}
+    with pytest.raises(InputError) as e:
+        check_paths(validate_config(copy.deepcopy(c)), tmp_path)
+    assert str(e.value).splitlines()[1:] == [
+        "  config key 'evaluation.perplexity_sets.ood.path': no file matches 'ood/*.txt'",
+        "  config key 'evaluation.perplexity_sets.web.path': no file 'web.jsonl'",
+        "  config key 'cost.measured': no file 'gpu.json' (bench/gpu_throughput.py writes one)"]
+    (tmp_path / "ood").mkdir()
+    (tmp_path / "ood/a.txt").write_text("x")
+    (tmp_path / "web.jsonl").write_text('{"text": "a page"}\n')
+    (tmp_path / "gpu.json").write_text("{}")
+    with pytest.raises(InputError, match=r"^invalid config:\n  config key 'evaluation.perplexity_sets.web.text_key': "
+                                         r"the first record of web.jsonl has no field 'body'$"):
+        check_paths(validate_config(copy.deepcopy(c)), tmp_path)
+    (tmp_path / "web.jsonl").write_text('\n{"body": "a page"}\n')
+    check_paths(validate_config(copy.deepcopy(c)), tmp_path)
+    c["corpus"] = {"source": "jsonl", "path": "web.jsonl"}  # the corpus's text_key is checked the same way
+    with pytest.raises(InputError, match="config key 'corpus.text_key': the first record of web.jsonl has no field 'text'"):
+        check_paths(validate_config(c), tmp_path)
+
+
+def test_a_missing_perplexity_set_stops_the_dry_run_before_any_job(tmp_path):
+    """It used to pass the dry run and fail in its preparation job, after the base model had trained."""
+    import json
+
+    from test_workflow import TINY, snakemake, write_config
+
+    cfg = json.loads(json.dumps(TINY))
+    cfg["evaluation"]["perplexity_sets"]["typo"] = {"source": "text_files", "path": "odd/*.txt"}
+    write_config(tmp_path, cfg)
+    proc = snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0
+    assert (f"{tmp_path / 'config.yaml'}: config key 'evaluation.perplexity_sets.typo.path': no file matches "
+            "'odd/*.txt'") in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_grid_expands_into_named_conditions_merged_over_the_defaults():
     c = default_config()
     c["grid"] = {

@@ -49,11 +49,11 @@ def test_only_the_generate_and_evaluate_envs_carry_vllm():
 
 def test_the_gpu_stack_serves_every_rule_and_differs_only_where_vllm_forces_it():
     """requirements-gpu.txt is the one environment of a GPU cluster: every package of the CPU stack but the
-    test-only ones (pytest, nltk, snakefmt, roc-validator),
+    test-only ones (pytest, pytest-xdist, filelock, nltk, snakefmt, roc-validator),
     at the same version except transformers (vllm 0.32.0: <5.20) and the Slurm plugin (numpy<2.4 through vLLM's
     mistral_common; see the file's header), plus vllm and the vision/audio packages it pins."""
     cpu, gpu = requirement_pins(), requirement_pins("requirements-gpu.txt")
-    assert cpu.keys() - gpu.keys() == {"pytest", "nltk", "snakefmt", "roc-validator"}
+    assert cpu.keys() - gpu.keys() == {"pytest", "pytest-xdist", "filelock", "nltk", "snakefmt", "roc-validator"}
     assert gpu.keys() - cpu.keys() == {"vllm", "torchaudio", "torchvision"}
     assert sorted(n for n in cpu.keys() & gpu.keys() if cpu[n] != gpu[n]) == [
         "snakemake-executor-plugin-slurm", "transformers"]

@@ -102,3 +102,20 @@ def test_a_plan_that_cannot_fit_stops_snakemake_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "config key 'resources.train.gpu_memory_gb': the train job of model pico needs" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_fetched_hub_model_is_read_from_hub_cache_and_gres_counts_its_gpus(tmp_path):
+    """The fetch stage's cache (config key hub_cache) holds the hub model's config.json: both plans read its shape
+    there (else the table's); a kind that asks for GPUs as gres counts them from it."""
+    from selftrain.memory_plan import gpus
+
+    cfg = paper()
+    cfg["hub_cache"] = str(tmp_path / "cache")
+    base = cfg["models"]["olmo2-1b"]["base"]
+    snapshot = tmp_path / "cache/hub/models--allenai--OLMo-2-0425-1B/snapshots" / base["revision"]
+    olmo2(48, 80, 3, 4, 2, 500, False).config.save_pretrained(snapshot)
+    assert architecture(cfg, "olmo2-1b") == {"hidden": 48, "intermediate": 80, "layers": 3, "heads": 4, "kv_heads": 2,
+                                            "vocab": 500, "tied": False, "context": 128}
+    assert architecture(cfg, "olmo2-7b")["hidden"] == 4096  # not fetched: the table
+    cfg["models"]["olmo2-7b"]["resources"]["train"]["gres"] = "gpu:h100:8"
+    assert (gpus(cfg, "olmo2-7b", "train"), gpus(cfg, "olmo2-13b", "train")) == (8, 8)

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "slurm"))
 
 from local_slurm import PACKAGES, LocalSlurm, missing_binaries  # noqa: E402
+from selftrain.config import validate_config  # noqa: E402
+from selftrain.cost_plan import planned_runtimes, runtime_default  # noqa: E402
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
@@ -35,6 +37,8 @@ REQUEUE_BASE = {"mem_mb": 1500, "cpus_per_task": 3}
 REQUEUE_EXPECTED = {  # rule: (memory, CPUs, time limit) requested from Slurm
     "prepare_corpus": ("900M", "1", "00:05:00"), "train_tokenizer": ("900M", "2", "00:05:00"),
     "base_model": ("1500M", "3", "00:06:00")}
+# the runtime each GPU kind's rule asks for when neither the config nor the cost plan gives one (rules/*.smk)
+RULE_RUNTIMES = {"generate": 120, "filter": 60, "train": 240, "evaluate": 120}
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +280,8 @@ def test_rehearsal_of_the_paper_preset(cluster, scenarios):
     assert not net_log.exists(), net_log.read_text()
 
     res, per_model = cfg["resources"], cfg["models"]["olmo2-1b"]["resources"]
+    # GPU kinds set no runtime in the preset: theirs is the cost plan's (the rules' defaults where it leaves work out)
+    planned = planned_runtimes(validate_config(json.loads(json.dumps(cfg))), root=tmp_path)
     kinds = {"prepare_corpus": "data", "build_task": "data", "tail_vocabulary": "data", "base_model": "base",
              "prepare_perplexity_set": "data",
              # one round: round 1 is generated once per seed and filtered once per chain in the shared folder
@@ -291,6 +297,7 @@ def test_rehearsal_of_the_paper_preset(cluster, scenarios):
         assert (j["ExitCode"], j["Account"], j["QOS"]) == ("0:0", profile["slurm_account"], profile["qos"]), j
         kind = kinds[rule_of(j)]
         want = {**res.get(kind, {}), **per_model.get(kind, {})}
+        want.setdefault("runtime", runtime_default(planned.get(("olmo2-1b", kind)), RULE_RUNTIMES.get(kind)))
         gpus = re.search(r"gres/gpu=(\d+)", j["AllocTRES"])
         assert (j["State"], j["Partition"], j["ReqCPUS"], req_mem_mb(j), int(gpus.group(1)) if gpus else 0) == (
             "COMPLETED", want.get("slurm_partition", PROFILE["default-resources"]["slurm_partition"]),
@@ -378,7 +385,8 @@ def test_gpus_and_cpus_scale_with_the_model_through_the_config(tmp_path):
     seen = dry_run_resources(tmp_path, "--profile", "slurm")
     pick = lambda rule, *keys: {k: seen[rule][1].get(k) for k in keys}  # noqa: E731
     keys = ("mem_mb", "runtime", "cpus_per_task", "gpu", "slurm_partition")
-    assert pick("train_round", *keys) == {"mem_mb": "64000", "runtime": "240", "cpus_per_task": "8", "gpu": "1",
+    # a GPU training's runtime is the cost plan's (seconds of FLOPs here: its floor, cost.min_runtime 30 minutes)
+    assert pick("train_round", *keys) == {"mem_mb": "64000", "runtime": "30", "cpus_per_task": "8", "gpu": "1",
                                           "slurm_partition": "gpu"}
     assert pick("filter_shared", "gpu", "gpu_model", "constraint") == {"gpu": "1", "gpu_model": "a100",
                                                                       "constraint": "a100|h100"}
@@ -412,22 +420,26 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 
 rule fits:
-    output: "fits.txt"
+    output: "fits_{model}.txt"
     resources: **job_resources("train", mem_mb=100, runtime=3, cpus=1)
     shell: "test {resources.runtime} -ge 6 && echo {resources.runtime} {resources.mem_mb} > {output}"
 """
 
 
-def test_runtime_and_memory_double_on_each_retry(tmp_path):
+@pytest.mark.parametrize(("changes", "attempt_2"), [
+    ({}, "6 200"),  # the rule's default runtime, 3 minutes
+    # a GPU training: the cost plan's runtime, its floor cost.min_runtime (its FLOPs take microseconds)
+    ({"resources": {"train": {"gpus": 1}}, "cost": {"min_runtime": 4}}, "8 200")])
+def test_runtime_and_memory_double_on_each_retry(tmp_path, changes, attempt_2):
     """A job killed for time gets twice the runtime on its next attempt, like memory (a real local run)."""
-    write_config(tmp_path, TINY)
+    write_config(tmp_path, {**TINY, **changes})
     (tmp_path / "Snakefile").write_text(RETRY_SMK)
     for folder in ("rules", "scripts", "schemas"):  # the pipeline's own resource(), beside a one-rule Snakefile
         (tmp_path / folder).symlink_to(ROOT / folder)
-    proc = subprocess.run([SNAKEMAKE, "--cores", "1", "--retries", "2", "fits.txt"], cwd=tmp_path,
+    proc = subprocess.run([SNAKEMAKE, "--cores", "1", "--retries", "2", "fits_pico.txt"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    assert (tmp_path / "fits.txt").read_text() == "6 200\n"
+    assert (tmp_path / "fits_pico.txt").read_text() == attempt_2 + "\n"
 
 
 @pytest.mark.parametrize(("where", "message"), [

@@ -179,17 +179,45 @@ def check_task_names(config: dict) -> None:
         raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(problems)))
 
 
+def source_problems(spec: dict, key: str, root: str | Path = ".") -> list[str]:
+    """What stops a text source (corpus or perplexity set; source text_files or jsonl) from loading, found before
+    any job: no path, a glob matching no file, no file, or a first JSONL record without the text field. key: the
+    config key path of the spec ('corpus', 'evaluation.perplexity_sets.<name>')."""
+    import json
+
+    source, path = spec["source"], spec.get("path")
+    if source not in ("jsonl", "text_files"):
+        return []
+    if not path:
+        return [f"config key '{key}.path': required for {key}.source {source!r}"]
+    if source == "text_files":
+        if not glob.glob(os.path.join(root, path), recursive=True):
+            return [f"config key '{key}.path': no file matches {path!r}"]
+        return []
+    if not (Path(root) / path).is_file():
+        return [f"config key '{key}.path': no file {path!r}"]
+    with open(Path(root) / path, encoding="utf-8", errors="replace") as f:
+        first = next((line for line in f if line.strip()), None)
+    try:
+        record = json.loads(first) if first else None
+    except json.JSONDecodeError as e:
+        return [f"config key '{key}.path': {path}: the first record is not JSON ({e.msg})"]
+    text_key = spec.get("text_key", "text")
+    if not isinstance(record, dict) or text_key not in record:
+        return [f"config key '{key}.text_key': the first record of {path} has no field {text_key!r}"]
+    return []
+
+
 def check_paths(config: dict, root: str | Path = ".") -> None:
-    """Paths the config names exist (relative to the working directory root), before any job starts."""
+    """Paths the config names exist (relative to the working directory root), before any job starts: the corpus,
+    every perplexity set, local base checkpoints and the cost plan's measured figures."""
     root = Path(root)
-    problems = []
-    corpus = config["corpus"]
-    if corpus["source"] in ("jsonl", "text_files") and not corpus.get("path"):
-        problems.append(f"config key 'corpus.path': required for corpus.source {corpus['source']!r}")
-    elif corpus["source"] == "jsonl" and not (root / corpus["path"]).is_file():
-        problems.append(f"config key 'corpus.path': no file {corpus['path']!r}")
-    elif corpus["source"] == "text_files" and not glob.glob(os.path.join(root, corpus["path"]), recursive=True):
-        problems.append(f"config key 'corpus.path': no file matches {corpus['path']!r}")
+    problems = source_problems(config["corpus"], "corpus", root)
+    for name, spec in sorted(config["evaluation"]["perplexity_sets"].items()):
+        problems += source_problems(spec, f"evaluation.perplexity_sets.{name}", root)
+    measured = config["cost"]["measured"]
+    if measured and not (root / measured).is_file():
+        problems.append(f"config key 'cost.measured': no file {measured!r} (bench/gpu_throughput.py writes one)")
     for model, spec in config["models"].items():
         base = spec["base"]
         if base["kind"] != "local":

@@ -11,8 +11,9 @@ import json
 import os
 from pathlib import Path
 
+from .hub import hub_dir
 from .io import InputError
-from .resources import config_resource
+from .resources import config_resource, gpu_count
 
 # config.json of the preset's hub models (hidden, intermediate, layers, heads, kv heads, vocab, tied, context):
 # 7B: https://huggingface.co/allenai/OLMo-2-1124-7B/blob/main/config.json, 13B:
@@ -47,7 +48,8 @@ REMEDIES = {
 
 def architecture(config: dict, model: str) -> dict | None:
     """The model's shape: a pretrain base's architecture, a local checkpoint's or a cached hub snapshot's
-    config.json, else the table above; None when unknown (the plan then skips the model)."""
+    config.json (in hub_cache, else huggingface_hub's cache), else the table above; None when unknown (the plan
+    then skips the model)."""
     base = config["models"][model]["base"]
     if base["kind"] == "pretrain":
         a = base["architecture"]
@@ -56,12 +58,15 @@ def architecture(config: dict, model: str) -> dict | None:
                 "vocab": base.get("tokenizer", {}).get("vocab_size", 4096),
                 "tied": a.get("tie_word_embeddings", True), "context": a["max_position_embeddings"]}
     if base["kind"] == "local":
-        path = Path(base["path"]) / "config.json"
+        paths = [Path(base["path"]) / "config.json"]
     else:
-        cache = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", "~/.cache/huggingface"),
-                                                            "hub")).expanduser()
-        path = cache / f"models--{base['hub_id'].replace('/', '--')}" / "snapshots" / base["revision"] / "config.json"
-    if path.is_file():
+        # the fetch stage's cache (config key hub_cache) first, then huggingface_hub's own
+        caches = [hub_dir(config["hub_cache"]), Path(os.environ.get("HF_HUB_CACHE") or Path(
+            os.environ.get("HF_HOME", "~/.cache/huggingface"), "hub")).expanduser()]
+        paths = [cache / f"models--{base['hub_id'].replace('/', '--')}" / "snapshots" / base["revision"] / "config.json"
+                 for cache in caches]
+    path = next((p for p in paths if p.is_file()), None)
+    if path is not None:
         c = json.loads(path.read_text())
         return {"hidden": c["hidden_size"], "intermediate": c["intermediate_size"], "layers": c["num_hidden_layers"],
                 "heads": c["num_attention_heads"], "kv_heads": c.get("num_key_value_heads", c["num_attention_heads"]),
@@ -153,6 +158,11 @@ def plans(config: dict, model: str):
 
 
 def gpus(config: dict, model: str, kind: str) -> int:
+    """The GPUs a kind of job of a model asks for: the count of a gpu entry of its gres when it sets one (the job
+    then asks for no `gpus`), else its gpus; 0 when neither is set."""
+    gres = config_resource(config, model, kind, "gres")
+    if gres:
+        return gpu_count({"gres": gres})
     return int(config_resource(config, model, kind, "gpus", 0) or 0)
 
 

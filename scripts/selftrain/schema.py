@@ -54,6 +54,8 @@ def _explain(e) -> str:
             return f"name {e.instance[:40]!r}... is {len(e.instance)} characters (at most {e.validator_value}: it is a path component)"
         if e.validator == "not":
             return f"name {e.instance!r} is reserved (the pipeline's own entries: {', '.join(e.validator_value['enum'])})"
+    if e.validator == "oneOf" and "one_of_means" in e.schema:  # the schema says what its alternatives mean
+        return f"needs {e.schema['one_of_means']}"
     if e.validator == "type" and e.validator_value == "integer" and isinstance(e.instance, float):
         return f"{e.instance!r} is not an integer (write {int(e.instance)} if that is meant)" if e.instance.is_integer() \
             else f"{e.instance!r} is not an integer"
@@ -91,6 +93,13 @@ def plugin_spec(family: str, spec: dict) -> dict:
     spec = copy.deepcopy(spec)
     check_against({"$defs": schema["$defs"], **schema["$defs"][family]}, spec, where=family, fill_defaults=True)
     return spec
+
+
+def check_definition(definition: str, instance, where: str) -> None:
+    """instance checked against the schema's $defs.<definition>, its defaults filled; errors name the key path
+    from `where` (e.g. a file's figures read beside the config)."""
+    schema = load_schema()
+    check_against({"$defs": schema["$defs"], **schema["$defs"][definition]}, instance, where=where, fill_defaults=True)
 
 
 def plugin_keys(family: str, name: str) -> set[str]:

@@ -1,0 +1,223 @@
+"""The cost plan: FLOP counts against a hand computation, the job counts of the DAG, figures turned into MFUs,
+subsets, runtimes from the plan and the config's override (their doubling on retry: test_slurm.py), the command's
+table, the calibration and the GPU script without a GPU."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from selftrain.config import deep_merge, validate_config
+from selftrain.cost_plan import (HUB_TOKENS_PER_DOCUMENT, THROUGHPUT, forward_flops, plan, planned_runtimes,
+                                 runtime_default, subset, train_flops, utilization)
+from selftrain.io import InputError
+from selftrain.memory_plan import architecture
+from test_workflow import ROOT, TINY, snakemake, write_config
+
+# a made-up device for exact arithmetic: 1 MFLOP/s peak, every kind at MFU 0.5
+SLOW = {"peak_tflops": 1e-6, "source": "test", **{k: [{"mfu": 0.5, "source": "test"}]
+                                                 for k in ("train", "generate", "filter", "evaluate")}}
+
+
+def paper_raw():
+    return yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
+
+
+def tiny(conditions=None, **changes):
+    """TINY with changes merged in (its conditions replaced by `conditions` when given)."""
+    # one epoch per round and 30 base steps: the sizes the hand computations below are written for
+    short = {"training": {"epochs": 1}, "models": {"pico": {"base": {"training": {"max_steps": 30}}}}}
+    cfg = deep_merge(deep_merge(json.loads(json.dumps(TINY)), short), changes)
+    cfg["conditions"] = conditions or cfg["conditions"]
+    return validate_config(cfg)
+
+
+def by_kind(result, model):
+    out = {}
+    for jobs in result.jobs:
+        if jobs.model == model:
+            out.setdefault(jobs.kind, []).append(jobs)
+    return out
+
+
+def test_flops_of_a_small_model_by_hand(tmp_path):
+    """pico: hidden 32, FFN 64, 1 layer, 2 heads, vocabulary 512 (tied), as the tests' TINY config builds it."""
+    config = tiny(resources={k: {"gpus": 1} for k in ("base", "generate", "filter", "train", "evaluate")},
+                  cost={"gpu": "slow", "throughput": {"slow": SLOW}},
+                  conditions={"unconditional": {"prompt": {"strategy": "unconditional"}},
+                              "ppl": {"prompt": {"strategy": "real_prefix", "prefix_tokens": 8},
+                                      "filters": [{"name": "perplexity", "keep_fraction": 0.5, "max_tokens": 16}]}})
+    a = architecture(config, "pico")
+    # embedding 512 x 32 (the LM head, tied); a layer: q, k, v, o 4 x 32 x 32, q and k norms 2 x 32, SwiGLU
+    # 3 x 32 x 64, two norms 2 x 32; the final norm 32
+    matmul = 512 * 32 + (4 * 32 * 32 + 2 * 32 + 3 * 32 * 64 + 2 * 32) + 32
+    assert matmul == 26784
+    assert forward_flops(a, 64) == 2 * matmul + 4 * 1 * 32 * 64 == 61760
+    assert train_flops(a, 64) == 3 * 61760 and train_flops(a, 64, checkpointing=True) == 4 * 61760
+
+    jobs = by_kind(plan(config, root=tmp_path), "pico")
+    # training: 1500 generated tokens -> 23 blocks of 64 -> 3 steps of 8 blocks: 1536 tokens per round (replace)
+    train = {j.tokens: j for j in jobs["train"]}
+    assert set(train) == {1536, 1024}  # the perplexity filter keeps half: 750 tokens, 11 blocks, 2 steps of 8
+    assert train[1536].flops == 1536 * 3 * 61760 and train[1536].count == 2  # 2 rounds x 1 seed
+    assert train[1536].seconds == pytest.approx(1536 * 3 * 61760 / (1e6 * 0.5))
+    # generation: 1500 tokens in ceil(1500 / 32) = 47 documents of BOS (+ 8 prefix tokens), attention at the
+    # mean position, prompt + 32 / 2
+    generate = {(j.what, j.tokens): j for j in jobs["generate"]}
+    assert generate["round 1 (shared)", 1500 + 47].flops == 1547 * (2 * matmul + 4 * 32 * (1 + 16))
+    assert generate["round 1 (shared)", 1500 + 47 * 9].flops == 1923 * (2 * matmul + 4 * 32 * (9 + 16))
+    # the perplexity filter scores BOS + the first 16 tokens of each of the 47 documents
+    scored = [j for j in jobs["filter"] if j.tokens]
+    assert [(j.tokens, j.flops) for j in scored] == [(47 * 17, 47 * 17 * (2 * matmul + 4 * 32 * 17))] * 2
+    # the base pre-training: max_steps 30 x 8 blocks of 64 tokens
+    assert jobs["base"][0].tokens == 30 * 8 * 64 and jobs["base"][0].flops == 15360 * 3 * 61760
+
+
+def test_job_counts_are_the_dags():
+    """configs/paper.yaml per model: round 1 generated once per distinct prompt (3: self_prefix64 starts like
+    unconditional) and filtered once per chain on it, 3 seeds; rounds 2-5 per condition (20)."""
+    result = plan(validate_config(paper_raw()))
+    for model in ("olmo2-1b", "olmo2-7b", "olmo2-13b"):
+        counts = {kind: sum(j.count for j in jobs) for kind, jobs in by_kind(result, model).items()}
+        assert counts == {"base": 1, "generate": 3 * 3 + 20 * 3 * 4, "filter": 3 * 5 * 3 + 20 * 3 * 4,
+                          "train": 20 * 3 * 5, "evaluate": 1 + 20 * 3 * 5}
+
+
+def test_published_figures_become_mfus_by_hand():
+    """OLMo-core's 10,000 tokens/s per H100 for OLMo-2 7B at 4096: 6 x its 6.89B matmul parameters (7.30B less
+    the 100,352 x 4096 input embedding) + 12 x 32 layers x 4096 x 4096 of attention, per token, over 989 TFLOP/s."""
+    figure = THROUGHPUT["h100"]["train"][1]
+    per_token = 6 * (7_298_617_344 - 100352 * 4096) + 12 * 32 * 4096 * 4096
+    mfu, how = utilization(figure, "train", 989e12)
+    assert mfu == pytest.approx(10_000 * per_token / 989e12) and round(mfu, 3) == 0.483 and "derived" in how
+    # scoring borrows training's MFU; generation's figure is Mistral-7B's vLLM output rate at ShareGPT lengths
+    assert THROUGHPUT["h100"]["evaluate"][1]["mfu"] == pytest.approx(mfu)
+    assert round(utilization(THROUGHPUT["h100"]["generate"][0], "generate", 989e12)[0], 3) == 0.048
+
+
+def test_the_nearest_figure_in_size_is_used():
+    result = plan(validate_config(paper_raw()))
+    figures = {(j.model, j.kind): j.figure for j in result.jobs if j.figure}
+    assert figures["olmo2-1b", "train"] == "h100/train#1" and figures["olmo2-13b", "train"] == "h100/train#3"
+    assert figures["olmo2-7b", "evaluate"] == "h100/evaluate#2"
+
+
+def test_subsets_fit_a_budget():
+    raw = subset(paper_raw(), models=["olmo2-1b"], rounds=2, seeds=1,
+                 axes={"prompt": ["unconditional", "self_prefix64"]})
+    jobs = by_kind(plan(validate_config(raw)), "olmo2-1b")
+    counts = {kind: sum(j.count for j in group) for kind, group in jobs.items()}
+    # 2 prompts x 5 filters; self_prefix64's round 1 is unconditional's: 1 generation and 5 chains in round 1
+    assert counts == {"base": 1, "generate": 1 + 10, "filter": 5 + 10, "train": 20, "evaluate": 21}
+    raw = subset(paper_raw(), conditions=["prompt-topic__filter-none", "prompt-topic__filter-ppl_q50"], seeds=2)
+    config = validate_config(raw)
+    assert sorted(config["conditions"]) == ["prompt-topic__filter-none", "prompt-topic__filter-ppl_q50"]
+    assert config["seeds"] == [0, 1]
+    with pytest.raises(InputError, match="--models: no model olmo2-70b"):
+        subset(paper_raw(), models=["olmo2-70b"])
+    with pytest.raises(InputError, match="--axis filter: no label ppl_q90 .the grid has none, ppl_q50, quality"):
+        subset(paper_raw(), axes={"filter": ["ppl_q90"]})
+    with pytest.raises(InputError, match="--conditions: no condition prompt-x"):
+        subset(paper_raw(), conditions=["prompt-x"])
+
+
+def test_hub_corpus_and_evaluation_estimates():
+    result = plan(validate_config(paper_raw()))
+    evaluate = by_kind(result, "olmo2-1b")["evaluate"][0]
+    heldout = 200_000 * HUB_TOKENS_PER_DOCUMENT * 0.01
+    tasks = 200 * 120 * 4 / 3 + 200 * 2 * 30 * 4 / 3  # last_word: 120 words; minimal_pairs: two 30-word sentences
+    assert evaluate.tokens == pytest.approx(heldout + tasks)
+    assert any("4T tokens / 3B documents" in n for n in result.notes)
+
+
+def test_runtimes_come_from_the_plan_unless_the_config_sets_one(tmp_path):
+    resources = {"train": {"gpus": 1}, "evaluate": {"gpus": 1}}
+    config = tiny(resources=resources, cost={"gpu": "slow", "margin": 2, "min_runtime": 1,
+                                             "throughput": {"slow": SLOW}})
+    runtimes = planned_runtimes(config, root=tmp_path)
+    # 1536 tokens x 185,280 FLOPs at 0.5 MFLOP/s = 569 s, x margin 2 = 18.97 min
+    assert runtimes["pico", "train"] == (math.ceil(1536 * 3 * 61760 / 0.5e6 * 2 / 60), True) == (19, True)
+    assert runtime_default(runtimes["pico", "train"], 240) == 19
+    assert runtime_default((19, False), 240) == 240 and runtime_default((300, False), 240) == 300  # work left out
+    assert runtime_default(None, 240) == 240
+    assert ("pico", "generate") not in runtimes  # no GPUs and no cpu figures: the rule's default
+
+    # the dry run asks Slurm for them; a configured runtime wins (models.<m>.resources over resources)
+    cfg = json.loads(json.dumps(TINY))
+    cfg["training"]["epochs"] = 1  # the 1536 tokens of one epoch, as above
+    cfg.update(rounds=1, resources={**resources, "evaluate": {"gpus": 1, "runtime": 7}},
+               cost={"gpu": "slow", "margin": 2, "min_runtime": 1, "throughput": {"slow": SLOW}})
+    cfg["conditions"] = {"unconditional": cfg["conditions"]["unconditional"]}
+    cfg["models"]["pico"]["resources"] = {"evaluate": {"runtime": 8}}
+    write_config(tmp_path, cfg)
+    out = snakemake(tmp_path, "-n", "results/figures/collapse.pdf").stdout
+    runtime = {}
+    for block in out.split("\nrule ")[1:]:
+        fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
+        resources = dict(r.split("=", 1) for r in fields["resources"].split(", "))
+        runtime.setdefault(block[:block.index(":")], resources.get("runtime"))  # local rules ask for none
+    assert (runtime["train_round"], runtime["evaluate_round"], runtime["generate_shared"]) == ("19", "8", "120")
+
+
+def test_measured_figures_replace_the_built_in_ones(tmp_path):
+    arch = {"hidden": 2048, "intermediate": 8192, "layers": 4, "heads": 16, "vocab": 32000}
+    measured = {"h100": {"train": [{"tokens_per_second": 1e5, "architecture": arch, "context": 4096,
+                                    "source": "a measurement"}]}}
+    (tmp_path / "gpu.json").write_text(json.dumps(measured))
+    raw = deep_merge(paper_raw(), {"cost": {"measured": "gpu.json"}})
+    result = plan(validate_config(raw), root=tmp_path)
+    assert result.figures["h100/train#1"][2] == "a measurement"
+    assert {j.figure for j in result.jobs if j.kind == "train"} == {"h100/train#1"}
+    measured["h100"]["train"][0].pop("context")
+    (tmp_path / "gpu.json").write_text(json.dumps(measured))
+    with pytest.raises(InputError, match=r"config key 'cost.measured \(gpu.json\).h100.train.0': needs either mfu"):
+        plan(validate_config(raw), root=tmp_path)
+    with pytest.raises(InputError, match="config key 'cost.gpu': no throughput figures for 'b200'"):
+        plan(validate_config(deep_merge(paper_raw(), {"cost": {"gpu": "b200"}})))
+
+
+def test_cost_plan_command_prints_the_table_and_its_sources():
+    proc = subprocess.run([sys.executable, "scripts/cost_plan.py", "--configfile", "configs/paper.yaml", "--gpus", "64",
+                           "--models", "olmo2-7b", "--seeds", "1"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "| olmo2-7b | train | 100 | 4 |" in out and "MFU 0.483 (h100/train#2)" in out
+    assert "wall time on 64 GPUs: at least" in out and "olmo2-1b" not in out.split("figures:")[0]
+    assert "h100 peak: 989 TFLOP/s; source: H100 SXM dense BF16" in out
+    assert "allenai/OLMo-core README at 7e58d1289bc27103880e7a8382ad0847c35e04f7" in out
+    bad = subprocess.run([sys.executable, "scripts/cost_plan.py", "--configfile", "configs/paper.yaml", "--axis",
+                          "sampling=x"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "--axis sampling: the config's grid has no axis 'sampling'" in bad.stderr
+
+
+def test_gpu_throughput_script_exits_cleanly_without_cuda(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: the script measures instead (minutes)")
+    proc = subprocess.run([sys.executable, "bench/gpu_throughput.py", "--out", str(tmp_path / "g.json")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "no CUDA device: nothing measured" in proc.stdout
+    assert not (tmp_path / "g.json").exists()
+
+
+def test_calibration_compares_measured_and_planned_seconds(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from calibrate_cost import calibration
+
+    config = tiny(rounds=1, conditions={"unconditional": {"prompt": {"strategy": "unconditional"}}})
+    bench = tmp_path / "results/benchmarks"
+    for path, seconds in (("pico/unconditional/seed0/round1/train_round.tsv", 12.0),
+                          ("pico/round0/evaluate.tsv", 3.0), ("pico/unconditional/seed0/round1/evaluate.tsv", 5.0)):
+        (bench / path).parent.mkdir(parents=True, exist_ok=True)
+        (bench / path).write_text(f"s\th:m:s\n{seconds}\t0:00:{int(seconds):02d}\n")
+    rows = {r["kind"]: r for r in calibration(config, tmp_path, gflops=1.0)}
+    # one core at 1 GFLOP/s, MFU 1: the training's 1536 x 185,280 FLOPs take 0.2846 s
+    assert rows["train"]["planned"] == pytest.approx(1536 * 3 * 61760 / 1e9)
+    assert rows["train"]["wall_ratio"] == pytest.approx(12.0 / (1536 * 3 * 61760 / 1e9))
+    assert (rows["evaluate"]["jobs"], rows["evaluate"]["planned_jobs"], rows["evaluate"]["wall"]) == (2, 2, 8.0)
+    assert rows["train"]["body"] is None  # no job logs here
