@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import sample_docs
-from workflow_runs import SNAKEMAKE, TINY
+from workflow_runs import SNAKEMAKE, TINY, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "slurm"))
@@ -72,7 +72,7 @@ def test_fetch_then_offline_jobs_read_the_hub_cache(tmp_path, tiny_model, tiny_t
 
 def test_no_fetch_stage_without_hub_repositories(tmp_path):
     """The embedded default names no hub repository: no fetch job in its DAG."""
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(TINY))
+    write_config(tmp_path, TINY)  # with its out-of-domain text, which is checked before any job
     proc = subprocess.run([SNAKEMAKE, "-n", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
                            str(tmp_path / "config.yaml")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -58,7 +58,8 @@ def test_resume_states_live_under_the_configured_scratch_root_and_go_after_succe
 
 @pytest.mark.parametrize("change,message", [
     ({"corpus": {"source": "jsonl", "path": "corpus.jsonl"}}, "corpus.jsonl:3: invalid JSON"),
-    ({"corpus": {"source": "jsonl", "path": "empty.jsonl"}}, "corpus: source 'jsonl' gave no document"),
+    # found before any job (config.check_paths), like a missing base model
+    ({"corpus": {"source": "jsonl", "path": "empty.jsonl"}}, "config key 'corpus.path': empty.jsonl holds no record"),
     ({"models": {"pico": {"base": {"kind": "local", "path": "no/such/model"}}}},
      "config key 'models.pico.base.path': no checkpoint (config.json) in 'no/such/model'"),
 ])

@@ -198,8 +198,10 @@ def source_problems(spec: dict, key: str, root: str | Path = ".") -> list[str]:
         return [f"config key '{key}.path': no file {path!r}"]
     with open(Path(root) / path, encoding="utf-8", errors="replace") as f:
         first = next((line for line in f if line.strip()), None)
+    if first is None:
+        return [f"config key '{key}.path': {path} holds no record"]
     try:
-        record = json.loads(first) if first else None
+        record = json.loads(first)
     except json.JSONDecodeError as e:
         return [f"config key '{key}.path': {path}: the first record is not JSON ({e.msg})"]
     text_key = spec.get("text_key", "text")
