@@ -9,9 +9,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from selftrain.config import (
+    branches,
     check_paths,
+    generator_model,
     job_section,
     locate,
+    named_scorers,
     read_config_files,  # noqa: E402
     resolve_condition,
     shared_round_keys,
@@ -55,6 +58,11 @@ CONDITIONS = sorted(config["conditions"])
 RESOLVED_CONDITIONS = {name: resolve_condition(config, name) for name in CONDITIONS}
 SEEDS = config["seeds"]
 ROUNDS = config["rounds"]
+# (model, condition) of every trained branch: each condition with its students (config.students); a model no
+# condition trains is a teacher or scorer only, with a round 0 and no rounds
+BRANCHES = branches(config)
+# the teacher (a name of models) that writes a condition's corpora, None where the model being trained does
+GENERATOR_OF = {c: generator_model(RESOLVED_CONDITIONS[c]) for c in CONDITIONS}
 # merged once per model: params of thousands of jobs read them (deep_merge copies on every call); without the
 # keys a job reads at run time (config.RUNTIME_ONLY), so that changing those reruns nothing
 MODEL_SECTIONS = {
@@ -90,6 +98,10 @@ SHARED_FILTER_STATS = "results/{model}/shared/seed{seed}/round{round}/{generatio
 # each condition's shared round-1 folders: the slice hashes {generation} and {chain} (config.shared_round_keys)
 GENERATION_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[0] for c in CONDITIONS}
 CHAIN_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[1] for c in CONDITIONS}
+# a shared generation's teacher, and the models that score a condition's (or a shared) filter chain
+SHARED_GENERATOR = {GENERATION_OF[c]: GENERATOR_OF[c] for c in CONDITIONS}
+SCORERS_OF = {c: named_scorers(RESOLVED_CONDITIONS[c]["filters"]) for c in CONDITIONS}
+SHARED_SCORERS = {CHAIN_OF[c]: SCORERS_OF[c] for c in CONDITIONS}
 # rounds after the first, which every condition generates and filters itself
 LATER_ROUND = r"[2-9]|[1-9]\d+"
 SUMMARY = "results/summary.csv"
@@ -225,8 +237,33 @@ def planned(model, kind, key, default):
     return runtime_default(PLANNED_RUNTIMES.get((model, kind)), default)
 
 
+def teacher_of(wc):
+    """The teacher that writes a generate job's corpus (None: the model being trained)."""
+    if "generation" in wc.keys():
+        return SHARED_GENERATOR[wc.generation]
+    return GENERATOR_OF[wc.condition] if "condition" in wc.keys() else None
+
+
+def scorers_of(wc):
+    """The models (names of models) a filter job's chain scores with."""
+    if "chain" in wc.keys():
+        return SHARED_SCORERS[wc.chain]
+    return SCORERS_OF[wc.condition] if "condition" in wc.keys() else []
+
+
+def job_model(kind, wc):
+    """The model whose resources a job of a kind asks for: a teacher's for the corpus it writes, the first named
+    scorer's for a filter chain it scores, else the job's own model (the model being trained).
+    """
+    if kind == "generate":
+        return teacher_of(wc) or wc.get("model", "")
+    if kind == "filter":
+        return next(iter(scorers_of(wc)), wc.get("model", ""))
+    return wc.get("model", "")
+
+
 def resource(kind, key, default=None):
-    """A scheduler resource of a kind of job: the model's override (models.<m>.resources.<kind>.<key>), the
+    """A scheduler resource of a kind of job: its model's (job_model) override (models.<m>.resources.<kind>.<key>), the
     config's (resources.<kind>.<key>) or the default (planned()); memory and runtime double with each retry. A
     value no model overrides is a plain constant: Snakemake inspects and calls a callable for every job.
     """
@@ -240,7 +277,7 @@ def resource(kind, key, default=None):
         return value
 
     def get(wc, attempt):
-        v = by_model.get(wc.get("model", ""), value)
+        v = by_model.get(job_model(kind, wc), value)
         return v * 2 ** (attempt - 1) if escalates and v is not None else v
 
     return get

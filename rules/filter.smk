@@ -21,7 +21,7 @@ rule filter_corpus:
     params:
         filters=condition_part("filters"),
         seed=lambda wc: job_seed(wc, "filter"),
-        trust_remote_code=per_model(trusts_remote_code),
+        trust_remote_code=filter_trust,
     script:
         "../scripts/filter_corpus.py"
 
@@ -40,7 +40,7 @@ use rule filter_corpus as filter_shared with:
     params:
         filters=lambda wc: SHARED_CHAINS[wc.chain],
         seed=lambda wc: job_seed(wc, "filter"),
-        trust_remote_code=per_model(trusts_remote_code),
+        trust_remote_code=filter_trust,
 
 
 rule link_shared_round:

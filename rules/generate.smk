@@ -20,9 +20,9 @@ rule generate:
     params:
         prompt=condition_part("prompt"),
         sampling=condition_part("sampling"),
-        generation=per_model(lambda m: section(m, "generation")),
+        generation=by_generator(generation_settings),
         seed=lambda wc: job_seed(wc, "generate"),
-        trust_remote_code=per_model(trusts_remote_code),
+        trust_remote_code=by_generator(lambda m, t: trusts_remote_code(t or m)),
     script:
         "../scripts/generate.py"
 
@@ -40,6 +40,6 @@ use rule generate as generate_shared with:
     params:
         prompt=shared_part("prompt"),
         sampling=shared_part("sampling"),
-        generation=per_model(lambda m: section(m, "generation")),
+        generation=by_generator(generation_settings),
         seed=lambda wc: job_seed(wc, "generate"),
-        trust_remote_code=per_model(trusts_remote_code),
+        trust_remote_code=by_generator(lambda m, t: trusts_remote_code(t or m)),

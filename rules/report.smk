@@ -1,13 +1,12 @@
 rule aggregate:
     input:
         base=expand(BASE_EVAL, model=MODELS),
-        rounds=expand(
-            ROUND_EVAL,
-            model=MODELS,
-            condition=CONDITIONS,
-            seed=SEEDS,
-            round=range(1, ROUNDS + 1),
-        ),
+        rounds=[
+            ROUND_EVAL.format(model=m, condition=c, seed=s, round=r)
+            for m, c in BRANCHES
+            for s in SEEDS
+            for r in range(1, ROUNDS + 1)
+        ],
     output:
         summary=report(
             SUMMARY, caption="../report/summary.rst", category="Summary tables"
@@ -29,7 +28,7 @@ rule aggregate:
         **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
     params:
         models=MODELS,
-        conditions=CONDITIONS,
+        branches=[list(b) for b in BRANCHES],
         seeds=SEEDS,
     script:
         "../scripts/aggregate.py"

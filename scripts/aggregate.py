@@ -9,7 +9,7 @@ p = snakemake.params
 with step(snakemake, uses_torch=False) as log:
     base = {m: load_eval(f) for m, f in zip(p.models, snakemake.input.base)}
     rounds = [load_eval(f) for f in snakemake.input.rounds]
-    rows = summary_rows(base, rounds, p.conditions, p.seeds)
+    rows = summary_rows(base, rounds, [tuple(b) for b in p.branches], p.seeds)
     write_summary(snakemake.output.summary, rows)
     write_csv(snakemake.output.intervals, CI_COLUMNS, interval_rows(rows))
     verdicts = verdict_rows(rows, task_items(base))

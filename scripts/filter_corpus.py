@@ -17,8 +17,8 @@ with step(snakemake, uses_torch=needs_model) as log:
         snakemake.config, w["generation"], w["chain"] if "chain" in w.keys() else None)
     owner = f"condition{'s' if len(names) > 1 else ''} {', '.join(names)}"
     where = f"{owner} seed {w['seed']} round {w['round']}"
-    # what the filters may read (checkpoints, real text, round 1's corpus), by the names of the inputs
-    context = {k: snakemake.input[k] for k in ("model", "base", "real", "reference") if k in snakemake.input.keys()}
+    # what the filters may read (checkpoints, real text, round 1's corpus, external scorers), by the names of the inputs
+    context = {k: snakemake.input[k] for k in snakemake.input.keys() if k != "generated"}
     kept, stats = apply_filters(docs, p.filters, tok, where, context, p.seed, trust_remote_code=p.trust_remote_code)
     write_jsonl(snakemake.output.filtered, kept)
     atomic_write_json(snakemake.output.stats, stats)

@@ -30,7 +30,8 @@ def main(argv=None) -> int:
     agg, plot = job(manifest, "aggregate"), job(manifest, "plot")
     inputs, p = agg["input"]["named"], agg["params"]
     base = {m: load_eval(root / f) for m, f in zip(p["models"], inputs["base"])}
-    rows = summary_rows(base, [load_eval(root / f) for f in inputs["rounds"]], p["conditions"], p["seeds"])
+    rows = summary_rows(base, [load_eval(root / f) for f in inputs["rounds"]], [tuple(b) for b in p["branches"]],
+                        p["seeds"])
     out = root / "reproduced"
     write_summary(out / "summary.csv", rows)
     summary = next(iter(agg["output"]["files"]))

@@ -34,6 +34,7 @@ def test_embedded_default_validates_and_fills_defaults():
         "sampling": {"method": "sample", "temperature": 1.0, "top_p": 1.0, "top_k": 0,
                      "max_new_tokens": 128, "min_new_tokens": 1},
         "filters": [], "data": {"regime": "mix", "real_fraction": 0.1, "real_tokens": None}, "init": "previous",
+        "generator": None, "students": None,
     }
 
 

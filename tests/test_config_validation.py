@@ -148,7 +148,7 @@ CASES = {
     "model named like a results folder": (
         lambda c: c["models"].update(logs=copy.deepcopy(model(c))),
         "config key 'models': name 'logs' is reserved (the pipeline's own entries: data, figures, logs, benchmarks, "
-        "archive, summary.csv, summary_ci.csv, manifest.json)"),
+        "archive, summary.csv, summary_ci.csv, manifest.json, current, base)"),
     "condition name with a slash": (
         lambda c: c["conditions"].update({"a/b": {"prompt": {"strategy": "unconditional"}}}),
         "config key 'conditions': name 'a/b' must match ^[A-Za-z0-9][A-Za-z0-9_.+=-]*$"),
@@ -158,6 +158,21 @@ CASES = {
         "exceed models.tiny.base.architecture.max_position_embeddings 512"),
     "float temperature as text": (lambda c: c["condition_defaults"]["sampling"].update(temperature="hot"),
                                   "config key 'condition_defaults.sampling.temperature': 'hot' is not of type 'number'"),
+    "teacher that is no model": (lambda c: cond(c).update(generator={"model": "olmo"}),
+                                 "config key 'conditions.real_prefix.generator.model': 'olmo' is not a name of models "
+                                 "(tiny)"),
+    "teacher given as a name alone": (lambda c: cond(c).update(generator="tiny"),
+                                      "config key 'conditions.real_prefix.generator': 'tiny' is not of type 'object', "
+                                      "'null'"),
+    "student that is no model": (lambda c: cond(c).update(students=["tiny", "huge"]),
+                                 "config key 'conditions.real_prefix.students.1': 'huge' is not a name of models (tiny)"),
+    "scorer that is no model": (lambda c: cond(c).update(filters=[{"name": "perplexity", "scorer": "judge"}]),
+                                "config key 'conditions.real_prefix.filters.0.scorer': 'judge' is neither current, base "
+                                "nor a name of models (tiny)"),
+    "model named like a scorer role": (
+        lambda c: c["models"].update(current=copy.deepcopy(model(c))),
+        "config key 'models': name 'current' is reserved (the pipeline's own entries: data, figures, logs, benchmarks, "
+        "archive, summary.csv, summary_ci.csv, manifest.json, current, base)"),
 }
 
 

@@ -61,6 +61,8 @@ def test_filter_needs_name_the_inputs():
     assert filter_needs([{"name": "perplexity"}]) == {"model"}
     assert filter_needs([{"name": "perplexity", "scorer": "base"}, {"name": "dedup"}]) == {"base"}
     assert filter_needs([{"name": "detector"}, {"name": "quality"}]) == {"real", "reference"}
+    # an external scorer (a name of models): its round-0 checkpoint, as its own entry
+    assert filter_needs([{"name": "perplexity", "scorer": "judge"}, {"name": "perplexity"}]) == {"scorer:judge", "model"}
 
 
 @pytest.fixture()
@@ -101,6 +103,31 @@ def test_perplexity_filter_keeps_the_lowest_band_of_the_chosen_model(checkpoint,
     step = stats["steps"][0]
     assert (step["input"], step["kept"], step["removed"]) == (6, 3, 3)
     assert step["details"]["kept_max"] == pytest.approx(sorted(scores)[2], rel=1e-5)
+
+
+def test_an_external_scorer_is_the_model_that_scores(tmp_path, tiny_model, tiny_tokenizer, tiny_arch):
+    """scorer: <a name of models> keeps the band of that model's perplexities, not the current model's, and says
+    which checkpoint judged."""
+    from selftrain.modeling import build_olmo2, save_checkpoint
+
+    judge = build_olmo2(tiny_arch, tiny_tokenizer, seed=1).eval()
+    save_checkpoint(tiny_model, tiny_tokenizer, tmp_path / "current")
+    save_checkpoint(judge, tiny_tokenizer, tmp_path / "judge")
+    docs = [{"id": f"g{i}", "text": d["text"]} for i, d in enumerate(sample_docs(12))]
+    texts = [d["text"] for d in docs]
+
+    def lowest(model):
+        scores = document_perplexities(model, tiny_tokenizer, texts, 16, 512)
+        return [f"g{i}" for i in sorted(sorted(range(12), key=lambda i: (scores[i], i))[:4])]
+
+    assert lowest(judge) != lowest(tiny_model)  # the two models disagree on these documents: the test can tell
+    spec = {"name": "perplexity", "scorer": "judge", "band": "lowest", "keep_fraction": 1 / 3}
+    context = {"model": str(tmp_path / "current"), "scorer:judge": str(tmp_path / "judge")}
+    kept, stats = apply_filters(docs, [spec], tiny_tokenizer, "w", context,
+                                trust_remote_code={"model": False, "scorer:judge": False})
+    assert [d["id"] for d in kept] == lowest(judge)
+    assert stats["steps"][0]["details"]["scored_by"] == str(tmp_path / "judge")
+    assert stats["steps"][0]["params"]["scorer"] == "judge"
 
 
 # --- quality heuristics ---------------------------------------------------------------------------------

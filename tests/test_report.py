@@ -27,7 +27,7 @@ PER_EVAL = 3 + 1 + 2 + 1 + 11  # perplexity metrics, last_word acc+perplexity, m
 
 
 def test_summary_rows_repeat_round0_per_branch_and_are_tidy():
-    rows = summary_rows(BASE, ROUNDS, ["a", "b"], [0, 1])
+    rows = summary_rows(BASE, ROUNDS, [("m", "a"), ("m", "b")], [0, 1])
     assert len(rows) == 8 * PER_EVAL + 4 * 11  # 4 branches x 2 rounds; rounds 1 have two corpora
     wp = [(r["condition"], r["seed"], r["round"], r["value"]) for r in rows if r["metric"] == "word_perplexity"]
     assert wp == [("a", 0, 0, 100.0), ("a", 0, 1, 120.0), ("a", 1, 0, 100.0), ("a", 1, 1, 140.0),
@@ -36,6 +36,18 @@ def test_summary_rows_repeat_round0_per_branch_and_are_tidy():
     assert avg == [(0.25 + 1.0) / 2, (0.0 + 1.0) / 2]
     assert {r["measure"] for r in rows} == {"perplexity", "downstream", "diversity"}
     assert not [r for r in rows if r["metric"] in ("documents", "words", "items")]
+
+
+def test_a_model_no_condition_trains_has_its_round0_alone():
+    """A teacher (no condition trains it) is in the summary once, at round 0, under condition "-"; the figure
+    draws only the trained models."""
+    base = {**BASE, "teacher": ev("teacher", None, None, 0, 50.0)}
+    rows = summary_rows(base, ROUNDS, [("m", "a"), ("m", "b")], [0, 1])
+    teacher = [r for r in rows if r["model"] == "teacher"]
+    assert len(teacher) == PER_EVAL - 11 + 11  # round 0: the real text's diversity, one corpus
+    assert {(r["condition"], r["seed"], r["round"]) for r in teacher} == {("-", 0, 0)}
+    assert [r["value"] for r in teacher if r["metric"] == "word_perplexity"] == [50.0]
+    assert len(rows) == 8 * PER_EVAL + 4 * 11 + len(teacher)
 
 
 def test_mean_interval_is_a_student_t_interval():
@@ -49,7 +61,7 @@ def test_mean_interval_is_a_student_t_interval():
 
 
 def test_summary_csv_roundtrip_and_series(tmp_path):
-    rows = summary_rows(BASE, ROUNDS, ["a", "b"], [0, 1])
+    rows = summary_rows(BASE, ROUNDS, [("m", "a"), ("m", "b")], [0, 1])
     write_summary(tmp_path / "s.csv", rows)
     text = (tmp_path / "s.csv").read_text()
     assert text.splitlines()[0] == "model,condition,seed,round,measure,set,metric,value"
@@ -66,7 +78,7 @@ def test_summary_csv_roundtrip_and_series(tmp_path):
 
 
 def test_interval_csv_leaves_the_one_seed_interval_empty(tmp_path):
-    rows = summary_rows(BASE, ROUNDS[:1], ["a"], [0])
+    rows = summary_rows(BASE, ROUNDS[:1], [("m", "a")], [0])
     write_csv(tmp_path / "ci.csv", CI_COLUMNS, interval_rows(rows))
     lines = (tmp_path / "ci.csv").read_text().splitlines()
     assert lines[0] == "model,condition,round,measure,set,metric,n,mean,low,high"
@@ -77,7 +89,7 @@ def test_plot_writes_pages_and_png_with_the_summary_numbers(tmp_path):
     import matplotlib.pyplot as plt
     from pypdf import PdfReader
 
-    rows = summary_rows(BASE, ROUNDS, ["a", "b"], [0, 1])
+    rows = summary_rows(BASE, ROUNDS, [("m", "a"), ("m", "b")], [0, 1])
     write_summary(tmp_path / "s.csv", rows)
     captured = []
     orig = plt.Axes.plot
@@ -131,7 +143,7 @@ def test_plot_puts_each_verdict_in_its_panel_and_the_real_reference_on_diversity
 
     from selftrain.verdict import verdict_rows
 
-    rows = summary_rows(BASE, ROUNDS, ["a", "b"], [0, 1])
+    rows = summary_rows(BASE, ROUNDS, [("m", "a"), ("m", "b")], [0, 1])
     verdicts = verdict_rows(rows)
     texts, refs = [], []
     orig_text, orig_hline = plt.Axes.text, plt.Axes.axhline

@@ -48,10 +48,23 @@ def filter_inputs(wc):
         "base": BASE_CHECKPOINT.format(model=wc.model),
         "real": TRAIN_JSONL,
         "reference": reference,
+        # an external scorer's round-0 checkpoint: it judges, so it is an input (and in the record)
+        **{f"scorer:{m}": BASE_CHECKPOINT.format(model=m) for m in scorers_of(wc)},
     }
     needs = filter_needs(filters)
     return {
         **{k: v for k, v in paths.items() if k in needs},
         "generated": generated,
         "model": model,
+    }
+
+
+def filter_trust(wc):
+    """params entry trust_remote_code of a filter job: {checkpoint entry: whether its model code may run}, the
+    trained model's flag for its own checkpoints, a named scorer's own."""
+    own = trusts_remote_code(wc.model)
+    return {
+        "model": own,
+        "base": own,
+        **{f"scorer:{m}": trusts_remote_code(m) for m in scorers_of(wc)},
     }

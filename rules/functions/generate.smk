@@ -12,17 +12,26 @@ def shared_part(key):
     return lambda wc: SHARED_GENERATIONS[wc.generation][key]
 
 
+def generator_checkpoint(wc):
+    """The checkpoint that writes a round's corpus: a teacher's round-0 checkpoint in every round, else round
+    r-1's model of the model being trained (a shared round 1: its base model)."""
+    teacher = teacher_of(wc)
+    if teacher:
+        return BASE_CHECKPOINT.format(model=teacher)
+    if "generation" in wc.keys():
+        return BASE_CHECKPOINT.format(model=wc.model)
+    return previous_checkpoint(wc)
+
+
 def generate_inputs(wc):
-    """Round r-1's model, plus the documents the prompting strategy takes prompts from: real text, or
-    (self_prefix after round 1) round r-1's own generated corpus. A shared round 1 reads the base model.
-    """
+    """The generator's checkpoint (generator_checkpoint), plus the documents the prompting strategy takes prompts
+    from: real text, or (self_prefix after round 1) round r-1's own generated corpus."""
     from selftrain.prompts import strategy_reads
 
+    inputs = {"model": generator_checkpoint(wc)}
     if "generation" in wc.keys():
-        inputs = {"model": BASE_CHECKPOINT.format(model=wc.model)}
         prompt = SHARED_GENERATIONS[wc.generation]["prompt"]
     else:
-        inputs = {"model": previous_checkpoint(wc)}
         prompt = condition(wc.condition)["prompt"]
     reads = strategy_reads(prompt, int(wc.round))
     if "real" in reads:
@@ -35,3 +44,28 @@ def generate_inputs(wc):
             round=int(wc.round) - 1,
         )
     return inputs
+
+
+def by_generator(value_of):
+    """A params entry that depends on the trained model and the teacher writing its corpus (None: none):
+    value_of(model, teacher), a constant when every pair has the same value (Snakemake calls callables per job).
+    """
+    teachers = {None, *GENERATOR_OF.values()}
+    values = {(m, t): value_of(m, t) for m in MODELS for t in teachers}
+    first = next(iter(values.values()))
+    if all(v == first for v in values.values()):
+        return first
+    return lambda wc: values[(wc.model, teacher_of(wc))]
+
+
+def generation_settings(model, teacher):
+    """A generate job's generation section: the trained model's, or for a teacher's corpus the teacher's (its
+    backend and batch size run the teacher's weights) with the trained model's budget, tokens_per_round.
+    """
+    own = section(model, "generation")
+    if teacher is None:
+        return own
+    return {
+        **section(teacher, "generation"),
+        "tokens_per_round": own["tokens_per_round"],
+    }

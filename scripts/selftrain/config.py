@@ -78,6 +78,7 @@ def validate_config(config: dict, schema: dict | None = None, check_tasks: bool 
         for key in ("dataset", "revision"):
             if key not in config["corpus"]:
                 raise InputError(f"invalid config:\n  config key 'corpus.{key}': required for source 'hf'")
+    check_models_named(config)
     check_budgets(config)
     if check_tasks:
         check_task_names(config)
@@ -387,8 +388,59 @@ def locate(error: InputError, sources: list[tuple[str, dict]]) -> InputError:
 
 def round1_generation(condition: dict) -> dict:
     """What a resolved condition's round-1 generation reads besides the base model: the prompt spec in force
-    at round 1 and the sampling preset. Conditions equal in these share round 1's corpus."""
-    return {"prompt": strategy_for_round(condition["prompt"], 1), "sampling": condition["sampling"]}
+    at round 1, the sampling preset and a teacher that generates instead (absent for naive recursion, so that
+    its folder names stay those of before teachers existed). Conditions equal in these share round 1's corpus."""
+    out = {"prompt": strategy_for_round(condition["prompt"], 1), "sampling": condition["sampling"]}
+    if condition.get("generator"):
+        out["generator"] = condition["generator"]
+    return out
+
+
+def generator_model(spec: dict) -> str | None:
+    """The teacher (a name of models) that writes a condition's (or a shared generation's) corpora; None when the
+    model being trained writes them."""
+    return (spec.get("generator") or {}).get("model")
+
+
+SCORER_ROLES = ("current", "base")  # the perplexity filter's scorers that are no name of models
+
+
+def named_scorers(filters: list[dict]) -> list[str]:
+    """The models (names of models) that score a filter chain's documents, in chain order."""
+    return list(dict.fromkeys(f["scorer"] for f in filters or [] if f["name"] == "perplexity"
+                              and f.get("scorer", "current") not in SCORER_ROLES))
+
+
+def students(config: dict, condition: dict) -> list[str]:
+    """The models a resolved condition trains: its students, else every entry of models."""
+    return sorted(condition.get("students") or config["models"])
+
+
+def branches(config: dict) -> list[tuple[str, str]]:
+    """(model, condition) of every trained branch of the grid, sorted: each condition with each of its students."""
+    return sorted((m, name) for name in config["conditions"] for m in students(config, resolve_condition(config, name)))
+
+
+def check_models_named(config: dict) -> None:
+    """A condition's teacher, students and named scorers are entries of models."""
+    problems = []
+    models = set(config["models"])
+    for name in sorted(config["conditions"]):
+        cond = resolve_condition(config, name)
+        teacher = generator_model(cond)
+        if teacher is not None and teacher not in models:
+            problems.append(f"config key 'conditions.{name}.generator.model': {teacher!r} is not a name of models "
+                            f"({', '.join(sorted(models))})")
+        for i, student in enumerate(cond.get("students") or []):
+            if student not in models:
+                problems.append(f"config key 'conditions.{name}.students.{i}': {student!r} is not a name of models "
+                                f"({', '.join(sorted(models))})")
+        for i, f in enumerate(cond["filters"]):
+            if f["name"] == "perplexity" and f["scorer"] not in SCORER_ROLES and f["scorer"] not in models:
+                problems.append(f"config key 'conditions.{name}.filters.{i}.scorer': {f['scorer']!r} is neither "
+                                f"current, base nor a name of models ({', '.join(sorted(models))})")
+    if problems:
+        raise InputError("invalid config:\n  " + "\n  ".join(problems))
 
 
 def shared_round_keys(condition: dict) -> tuple[str, str]:

@@ -23,13 +23,14 @@ class DocumentFilter:
     read to file paths: "model" (round r-1's checkpoint), "base" (the round-0 checkpoint), "real" (held-in
     real documents), "reference" (round 1's generated corpus); reads(spec) names the ones a filter reads, so
     the workflow makes them inputs. keep() may fill self.details (measured thresholds, per-reason counts) for
-    filter_stats.json. trust_remote_code: whether a checkpoint's own model code may run
-    (models.<model>.base.trust_remote_code)."""
+    filter_stats.json. A named scorer's checkpoint is the context entry "scorer:<name of models>".
+    trust_remote_code: whether a checkpoint's own model code may run (models.<model>.base.trust_remote_code),
+    one flag for every checkpoint or {context entry: flag}."""
 
     name = ""
 
     def __init__(self, spec: dict, tokenizer, context: dict | None = None, seed: int = 0,
-                 trust_remote_code: bool = False):
+                 trust_remote_code: bool | dict = False):
         self.spec, self.tokenizer, self.context, self.seed = spec, tokenizer, context or {}, seed
         self.trust_remote_code = trust_remote_code
         self.details: dict = {}
@@ -37,6 +38,11 @@ class DocumentFilter:
     @classmethod
     def reads(cls, spec: dict) -> set[str]:
         return set()
+
+    def trusts(self, entry: str) -> bool:
+        """Whether the checkpoint of a context entry may run its own model code."""
+        t = self.trust_remote_code
+        return bool(t.get(entry, False) if isinstance(t, dict) else t)
 
     def keep(self, docs: list[dict]) -> list[bool]:
         raise NotImplementedError
@@ -78,29 +84,38 @@ def band_mask(scores: list[float], keep_fraction: float, band: str) -> tuple[lis
     return [i in chosen for i in range(n)], details
 
 
+def scorer_entry(scorer: str) -> str:
+    """The context entry of a perplexity scorer: round r-1's model (current), the base model (base), or the
+    round-0 checkpoint of a name of models ("scorer:<name>")."""
+    return {"current": "model", "base": "base"}.get(scorer, f"scorer:{scorer}")
+
+
 class PerplexityBand(DocumentFilter):
-    """Score each document's perplexity under the current (round r-1) or the base model and keep a
-    quantile band of keep_fraction: the lowest, the highest or the middle perplexities."""
+    """Score each document's perplexity under the current (round r-1) model, the base model or an external
+    scorer (a name of models: its round-0 checkpoint) and keep a quantile band of keep_fraction: the lowest, the
+    highest or the middle perplexities."""
 
     name = "perplexity"
 
     @classmethod
     def reads(cls, spec):
-        return {"base" if spec["scorer"] == "base" else "model"}
+        return {scorer_entry(spec["scorer"])}
 
     def keep(self, docs):
         import torch
 
         from .modeling import load_checkpoint
 
-        path = self.context["base" if self.spec["scorer"] == "base" else "model"]
+        entry = scorer_entry(self.spec["scorer"])
+        path = self.context[entry]
         gpu = torch.cuda.is_available()
         model, tok = load_checkpoint(path, device="cuda" if gpu else "cpu", dtype=torch.bfloat16 if gpu else None,
-                                     trust_remote_code=self.trust_remote_code)
+                                     trust_remote_code=self.trusts(entry))
         scores = document_perplexities(model, tok, [d["text"] for d in docs],
                                        self.spec["batch_size"], self.spec["max_tokens"])
         mask, self.details = band_mask(scores, self.spec["keep_fraction"], self.spec["band"])
         self.details["scored_median"] = round(float(np.median(scores)), 6) if scores else None
+        self.details["scored_by"] = str(path)  # which weights judged: the checkpoint's path (its hash: the record)
         return mask
 
 
@@ -237,7 +252,7 @@ FILTERS = {cls.name: cls for cls in (NoFilter, MinLength, PerplexityBand, Qualit
 
 
 def filter_needs(specs: list[dict]) -> set[str]:
-    """The context entries (model, base, real, reference) a filter chain reads."""
+    """The context entries (model, base, real, reference, scorer:<name>) a filter chain reads."""
     needs = set()
     for spec in specs or []:
         cls, spec = plugin_class("filter", FILTERS, spec)
@@ -246,7 +261,7 @@ def filter_needs(specs: list[dict]) -> set[str]:
 
 
 def apply_filters(docs: list[dict], specs: list[dict], tokenizer, where: str, context: dict | None = None,
-                  seed: int = 0, trust_remote_code: bool = False) -> tuple[list[dict], dict]:
+                  seed: int = 0, trust_remote_code: bool | dict = False) -> tuple[list[dict], dict]:
     """Run the filter chain; returns (kept documents, stats). An emptied corpus is an error naming `where`."""
     stats = {"input_documents": len(docs), "steps": []}
     for spec in specs or [{"name": "none"}]:

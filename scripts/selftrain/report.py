@@ -41,8 +41,14 @@ def _record_rows(ev: dict) -> list[tuple[str, str, str, float]]:
     return out
 
 
-def summary_rows(base_evals: dict[str, dict], round_evals: list[dict], conditions: list[str], seeds: list[int]) -> list[dict]:
-    """Tidy rows: one per model x condition x seed x round x measure x set x metric; round 0 repeats per branch."""
+# the condition of a model no condition trains (a teacher or scorer only): its round 0 stands alone in the summary
+ROUND0_ONLY = "-"
+
+
+def summary_rows(base_evals: dict[str, dict], round_evals: list[dict], branches: list[tuple[str, str]],
+                 seeds: list[int]) -> list[dict]:
+    """Tidy rows: one per model x condition x seed x round x measure x set x metric; round 0 repeats per branch
+    ((model, condition) pairs) and seed. A model of no branch has one round-0 row per metric, condition "-"."""
     rows = []
 
     def emit(model, condition, seed, round_, ev):
@@ -50,10 +56,13 @@ def summary_rows(base_evals: dict[str, dict], round_evals: list[dict], condition
                      "set": set_name, "metric": metric, "value": value}
                     for measure, set_name, metric, value in _record_rows(ev))
 
+    trained = {m for m, _ in branches}
     for model, ev in sorted(base_evals.items()):
-        for condition in conditions:
+        for condition in sorted(c for m, c in branches if m == model):
             for seed in seeds:
                 emit(model, condition, seed, 0, ev)
+        if model not in trained:
+            emit(model, ROUND0_ONLY, seeds[0], 0, ev)
     for ev in round_evals:
         emit(ev["model"], ev["condition"], ev["seed"], ev["round"], ev)
     rows.sort(key=lambda r: tuple(r[k] for k in SUMMARY_COLUMNS[:-1]))
@@ -230,7 +239,7 @@ def plot_collapse(rows: list[dict], pdf_path, png_path, verdicts: list[dict] = (
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models = sorted({r["model"] for r in rows})
+    models = sorted({r["model"] for r in rows if r["round"] > 0})  # a teacher's round 0 alone draws no line
     figs = [_draw_page(plt, rows, models, panels, verdicts) for panels in _panels(rows)]
     try:
         _save(figs, pdf_path, png_path)
