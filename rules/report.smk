@@ -1,5 +1,10 @@
 rule aggregate:
     input:
+        **(
+            {"spread": config["verdict"]["kernel_spread"]}
+            if config["verdict"]["kernel_spread"]
+            else {}
+        ),
         base=expand(BASE_EVAL, model=MODELS),
         rounds=[
             ROUND_EVAL.format(model=m, condition=c, seed=s, round=r)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from selftrain.provenance import verify_manifest
 from selftrain.report import load_eval, plot_collapse, read_summary, summary_rows, write_csv, write_summary
-from selftrain.verdict import VERDICT_COLUMNS, read_verdict, task_items, verdict_rows
+from selftrain.verdict import VERDICT_COLUMNS, interval_spreads, read_verdict, task_items, verdict_rows
 
 
 def job(manifest: dict, rule: str) -> dict:
@@ -38,7 +38,12 @@ def main(argv=None) -> int:
     if (out / "summary.csv").read_bytes() != (root / summary).read_bytes():
         problems.append(f"{summary}: re-created from the eval JSONs, it differs (reproduced/summary.csv)")
     # the figure carries the verdicts: verdict.csv re-computed from the same rows, and read back as the plot job does
-    write_csv(out / "verdict.csv", VERDICT_COLUMNS, verdict_rows(rows, task_items(base)))
+    # with the kernel spread the run judged with: a file of the code (code/<path>) or of the results
+    spread = None
+    if "spread" in inputs:
+        path = next(p for p in (root / inputs["spread"], root / "code" / inputs["spread"]) if p.is_file())
+        spread = json.loads(path.read_text())
+    write_csv(out / "verdict.csv", VERDICT_COLUMNS, verdict_rows(rows, task_items(base), interval_spreads(spread)))
     verdict = agg["output"]["named"]["verdict"]
     if (out / "verdict.csv").read_bytes() != (root / verdict).read_bytes():
         problems.append(f"{verdict}: re-created from the eval JSONs, it differs (reproduced/verdict.csv)")

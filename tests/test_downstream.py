@@ -1,6 +1,6 @@
 import pytest
 
-from selftrain.downstream import build_task_items, last_word_items, minimal_pair_items, sentences
+from selftrain.downstream import build_task_items, last_word_items, minimal_pair_items, sentences, with_distractors
 
 PASSAGE = " ".join(f"w{i}" for i in range(48)) + " the old moon wanes. She lingers in the night."
 
@@ -38,3 +38,18 @@ def test_build_task_items_takes_a_fixed_seeded_sample():
     assert [it["id"] for it in a] == sorted(it["id"] for it in a)  # file order kept
     with pytest.raises(ValueError, match="no item"):
         build_task_items("last_word", docs, 4, seed=3)
+
+
+def test_last_word_choice_puts_the_true_word_first_among_other_passages_words():
+    items = [{"id": f"d#{i}", "context": "c", "target": w} for i, w in enumerate(["moon", "night", "hour", "days", "bow"])]
+    a = with_distractors(items, seed=5)
+    assert [it["choices"][0] for it in a] == ["moon", "night", "hour", "days", "bow"]
+    for it in a:
+        assert len(it["choices"]) == 4 == len(set(it["choices"]))
+        assert set(it["choices"]) <= {"moon", "night", "hour", "days", "bow"}
+    assert a == with_distractors(items, seed=5) and a != with_distractors(items, seed=6)
+    # built from held-out documents like last_word, then sampled
+    passage = " ".join(f"w{i}" for i in range(48))
+    docs = [{"id": f"p{i}", "text": f"{passage} the old moon {w}."} for i, w in enumerate(["wanes", "rises", "sets", "glows"])]
+    built = build_task_items("last_word_choice", docs, 3, seed=1)
+    assert len(built) == 3 and all(it["choices"][0] == it["target"] and len(it["choices"]) == 4 for it in built)

@@ -61,12 +61,16 @@ def test_local_tasks_through_lm_eval_match_a_direct_computation(tmp_path, tiny_m
     pairs = [{"id": "p0", "sentence_good": "the moon is bright", "sentence_bad": "the moon are bright"},
              {"id": "p1", "sentence_good": "four days will steep", "sentence_bad": "days four will steep"},
              {"id": "p2", "sentence_good": "our nuptial hour draws on", "sentence_bad": "our nuptial hour draw on"}]
+    choice = [{**it, "choices": [it["target"], "moon", "night", "desires"]} for it in last_word]
     write_jsonl(tmp_path / "last_word.jsonl", last_word)
+    write_jsonl(tmp_path / "last_word_choice.jsonl", choice)
     write_jsonl(tmp_path / "minimal_pairs.jsonl", pairs)
-    files = {"last_word": str(tmp_path / "last_word.jsonl"), "minimal_pairs": str(tmp_path / "minimal_pairs.jsonl")}
+    files = {"last_word": str(tmp_path / "last_word.jsonl"), "minimal_pairs": str(tmp_path / "minimal_pairs.jsonl"),
+             "last_word_choice": str(tmp_path / "last_word_choice.jsonl")}
     write_jsonl(tmp_path / "heldout.jsonl", sample_docs(2))
     evaluation = {"batch_size": 4, "max_length": None,
-                  "downstream": {"tasks": [{"name": "last_word"}, {"name": "minimal_pairs", "num_fewshot": 0}]}}
+                  "downstream": {"tasks": [{"name": "last_word"}, {"name": "minimal_pairs", "num_fewshot": 0},
+                                           {"name": "last_word_choice"}]}}
     perplexity, downstream = evaluate_checkpoint(tiny_model, tiny_tokenizer, evaluation,
                                                  {"heldout": str(tmp_path / "heldout.jsonl")}, files, 0)
     assert set(perplexity) == {"heldout"} and perplexity["heldout"]["documents"] == 2
@@ -91,6 +95,18 @@ def test_local_tasks_through_lm_eval_match_a_direct_computation(tmp_path, tiny_m
         right.append(good > bad)
     assert downstream["minimal_pairs"]["acc"] == sum(right) / len(right)
     assert downstream["minimal_pairs"]["items"] == 3
+    # the last word as a choice: the context, then " <word>" for each of the four words; right when the true
+    # word (choice 0) is the most likely
+    right = []
+    for it in choice:
+        ctx = tiny_tokenizer(it["context"], add_special_tokens=False)["input_ids"]
+        scores = []
+        for word in it["choices"]:
+            whole = tiny_tokenizer(it["context"] + " " + word, add_special_tokens=False)["input_ids"]
+            scores.append(_logprobs(tiny_model, whole)[0][-(len(whole) - len(ctx)):].sum().item())
+        right.append(max(range(4), key=lambda i: scores[i]) == 0)
+    assert downstream["last_word_choice"]["acc"] == sum(right) / len(right)
+    assert downstream["last_word_choice"]["items"] == 4
 
 
 def test_downstream_groups_split_local_tasks_from_lm_eval_names_by_shots_and_limit(tmp_path):

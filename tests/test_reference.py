@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from selftrain.reference import allowed, compare, read_intervals, reference_rows
+from selftrain.reference import allowed, compare, measure_spread, read_intervals, reference_rows, write_reference
 from selftrain.report import CI_COLUMNS, interval_rows, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,3 +62,39 @@ def test_command_records_then_checks_a_rerun(tmp_path):
     drifted = write_ci(tmp_path / "c.csv", summary([2.5, 2.6, 2.7]))
     bad = subprocess.run(cmd + [str(drifted)], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 1 and "DIFFERS m replace 2 perplexity heldout bits_per_byte" in bad.stdout
+
+
+def verdicts(change_low_high, start=2.0):
+    """verdict.csv rows of conditions a and b (bits per byte on the held-out set): (change, low, high) each."""
+    return [{"model": "m", "condition": c, "measure": "perplexity", "set": "heldout", "metric": "bits_per_byte",
+             "start": start, "end": start + ch, "low": lo, "high": hi} for c, (ch, lo, hi) in zip("ab", change_low_high)]
+
+
+def test_the_kernel_spread_is_the_largest_difference_between_runs_times_the_margin():
+    runs = [{"label": "2 threads", "verdicts": verdicts([(0.10, 0.09, 0.11), (0.01, -0.02, 0.04)])},
+            {"label": "1 thread", "verdicts": verdicts([(0.12, 0.10, 0.14), (0.00, -0.03, 0.03)], start=2.002)},
+            {"label": "3 threads", "verdicts": verdicts([(0.11, 0.09, 0.13), (0.02, -0.01, 0.05)], start=2.001)}]
+    spread = measure_spread(runs, "test", margin=2.0)
+    key = "perplexity/heldout/bits_per_byte"
+    # first round: |2.0 - 2.002|; last: a's ends 2.10 / 2.122 / 2.111; bounds: a's high 0.11 vs 0.14
+    assert spread["observed"][key] == pytest.approx({"first_round": 0.002, "last_round": 0.022, "interval_bounds": 0.03})
+    assert spread["tolerances"][key] == pytest.approx({"first_round": 0.004, "last_round": 0.044, "interval_bounds": 0.06})
+    assert (spread["runs"], spread["margin"]) == (["2 threads", "1 thread", "3 threads"], 2.0)
+
+
+def test_a_reference_recorded_with_a_spread_holds_each_round_to_its_tolerance(tmp_path):
+    ref_ci = read_intervals(write_ci(tmp_path / "ci.csv", summary([2.1, 2.2, 2.3])))
+    spread = {"measured": "test", "runs": ["a", "b"], "margin": 2.0,
+              "tolerances": {"perplexity/heldout/bits_per_byte": {"first_round": 0.004, "last_round": 0.05,
+                                                                  "interval_bounds": 0.06}}}
+    write_reference(tmp_path / "ref.json", ref_ci, "test machine", spread)
+    reference = json.loads((tmp_path / "ref.json").read_text())
+    rows = {(r["round"], r["metric"]): r for r in reference["rows"]}
+    assert allowed(rows[0, "bits_per_byte"], reference["tolerances"]) == 0.004
+    assert allowed(rows[2, "bits_per_byte"], reference["tolerances"]) == 0.05
+    # acc has no measured spread in this file: its fixed tolerance
+    assert reference["tolerances"]["acc"] == {"abs": 0.01} and reference["kernel_spread"]["runs"] == ["a", "b"]
+    moved = [{**r, "mean": r["mean"] + 0.045} if r["round"] == 2 and r["metric"] == "bits_per_byte" else r for r in ref_ci]
+    assert [line.split()[0] for line in compare(reference, moved)] == ["ok", "ok", "ok", "ok"]
+    moved = [{**r, "mean": r["mean"] + 0.005} if r["round"] == 0 and r["metric"] == "bits_per_byte" else r for r in ref_ci]
+    assert [line.split()[0] for line in compare(reference, moved)] == ["ok", "DIFFERS", "ok", "ok"]

@@ -3,8 +3,8 @@ import math
 import pytest
 
 from selftrain.report import write_csv
-from selftrain.verdict import (DEGRADED, IMPROVED, NO_CHANGE, ONE_SEED, VERDICT_COLUMNS, item_precision, judge,
-                               read_verdict, task_items, verdict_rows)
+from selftrain.verdict import (DEGRADED, IMPROVED, NO_CHANGE, ONE_SEED, UNSTABLE, VERDICT_COLUMNS, interval_spreads,
+                               item_precision, judge, read_verdict, spread_key, task_items, verdict_rows)
 
 T975_2 = 4.302652729749464  # Student t, 0.975 quantile, 2 degrees of freedom (scipy.stats.t.ppf)
 
@@ -84,6 +84,38 @@ def test_verdict_csv_round_trip(tmp_path):
     write_csv(tmp_path / "v.csv", VERDICT_COLUMNS, verdict_rows(rows))
     lines = (tmp_path / "v.csv").read_text().splitlines()
     assert lines[0] == ",".join(VERDICT_COLUMNS)
-    assert lines[1] == "m,replace,perplexity,heldout,bits_per_byte,lower,0,1,1,2.0,2.5,0.5,,,one seed: no interval,,,"
+    assert lines[1] == "m,replace,perplexity,heldout,bits_per_byte,lower,0,1,1,2.0,2.5,0.5,,,one seed: no interval,,,,"
     [back] = read_verdict(tmp_path / "v.csv")
     assert back["change"] == 0.5 and math.isnan(back["low"]) and back["verdict"] == ONE_SEED
+
+
+def test_a_bound_within_the_kernel_spread_of_zero_is_unstable():
+    """Constructed changes: a verdict another machine could flip, because an interval bound lies within the
+    measured kernel spread of zero, is unstable, whichever verdict the interval alone gives."""
+    half = T975_2 * 0.01 / math.sqrt(3)  # sd 0.01 over 3 seeds
+    # degraded, its lower bound 0.03 - half = 0.0052 above zero
+    degraded = [[2.0, 2.02], [2.0, 2.03], [2.0, 2.04]]
+    # no significant change: changes -0.01, 0, +0.01, bounds +-half = +-0.0248
+    flat = [[2.0, 1.99], [2.0, 2.0], [2.0, 2.01]]
+    rows = rows_of("a", "perplexity", "heldout", "bits_per_byte", degraded) + \
+        rows_of("b", "perplexity", "heldout", "bits_per_byte", flat)
+    key = spread_key("perplexity", "heldout", "bits_per_byte")
+    plain = {v["condition"]: v for v in verdict_rows(rows)}
+    assert plain["a"]["verdict"] == DEGRADED and plain["a"]["low"] == pytest.approx(0.03 - half)
+    assert plain["b"]["verdict"] == NO_CHANGE and plain["b"]["high"] == pytest.approx(half)
+    assert math.isnan(plain["a"]["kernel_spread"])
+    # a spread below 0.0052: the degraded verdict holds; the flat one's bounds +-0.0248 are beyond it too
+    small = {v["condition"]: v for v in verdict_rows(rows, spreads={key: 0.005})}
+    assert (small["a"]["verdict"], small["b"]["verdict"], small["a"]["kernel_spread"]) == (DEGRADED, NO_CHANGE, 0.005)
+    # 0.006: another machine could move the lower bound to zero or below
+    assert {v["condition"]: v["verdict"] for v in verdict_rows(rows, spreads={key: 0.006})} == {
+        "a": UNSTABLE, "b": NO_CHANGE}
+    # 0.025: the flat interval could come to exclude zero on another machine
+    assert {v["condition"]: v["verdict"] for v in verdict_rows(rows, spreads={key: 0.025})} == {
+        "a": UNSTABLE, "b": UNSTABLE}
+    # a metric without a measured spread keeps its plain verdict; one seed has no interval to judge
+    assert {v["verdict"] for v in verdict_rows(rows, spreads={"perplexity/heldout/word_perplexity": 1.0})} == {
+        DEGRADED, NO_CHANGE}
+    assert judge([0.5], "lower", spread=1.0)[3] == ONE_SEED
+    file = {"tolerances": {key: {"round0": 0.001, "last_round": 0.01, "interval_bounds": 0.006}}}
+    assert interval_spreads(file) == {key: 0.006} and interval_spreads(None) == {}

@@ -1,8 +1,9 @@
 """Local downstream tasks built from held-out real documents, in the formats of lm-eval's own tasks.
 
 No downstream data set installs without a hub, so the embedded default builds its tasks from whole
-held-out documents (never trained on by any round): LAMBADA-style last-word prediction and BLiMP-style
-minimal pairs. Each builder is one registry entry whose lm-eval YAML lives in tasks/<name>.yaml.
+held-out documents (never trained on by any round): LAMBADA-style last-word prediction (open, or as a
+choice among four words) and BLiMP-style minimal pairs. Each builder is one registry entry whose lm-eval YAML
+lives in tasks/<name>.yaml.
 """
 
 from __future__ import annotations
@@ -51,7 +52,27 @@ def minimal_pair_items(doc: dict, min_words: int = 4, max_words: int = 30) -> li
     return items
 
 
-LOCAL_TASKS = {"last_word": last_word_items, "minimal_pairs": minimal_pair_items}
+def with_distractors(items: list[dict], seed: int, n: int = 3) -> list[dict]:
+    """Last-word items as a choice: the true word first, then n other items' target words (distinct, drawn per
+    item from a generator seeded by the seed and the item's id), so chance is 1 / (n + 1). An open last word is
+    at the floor for a model of a million parameters (0.1% in the embedded default); a choice is not."""
+    import numpy as np
+
+    from .seeds import derive_seed
+
+    words = sorted({it["target"] for it in items})
+    out = []
+    for it in items:
+        rng = np.random.default_rng(derive_seed(seed, "distractors", it["id"]))
+        others = [w for w in words if w != it["target"]]
+        picks = [others[i] for i in sorted(rng.choice(len(others), size=min(n, len(others)), replace=False))]
+        out.append({**it, "choices": [it["target"], *picks]})
+    return out
+
+
+# per-document builders; a task whose items need the whole candidate pool finishes them in FINISH
+LOCAL_TASKS = {"last_word": last_word_items, "last_word_choice": last_word_items, "minimal_pairs": minimal_pair_items}
+FINISH = {"last_word_choice": with_distractors}
 
 
 def build_task_items(name: str, docs: list[dict], max_items: int, seed: int) -> list[dict]:
@@ -59,4 +80,6 @@ def build_task_items(name: str, docs: list[dict], max_items: int, seed: int) -> 
     items = [it for d in docs for it in LOCAL_TASKS[name](d)]
     if not items:
         raise ValueError(f"local task {name!r}: the held-out documents give no item; hold out more text")
+    if name in FINISH:
+        items = FINISH[name](items, seed)
     return [items[i] for i in sample_indices([it["id"] for it in items], max_items, seed)]

@@ -1,10 +1,14 @@
-"""Agreement of a run with a recorded reference run, within stated tolerances per metric.
+"""Agreement of a run with a recorded reference run, within tolerances per metric, and the kernel spread those
+tolerances come from.
 
 Bytes are identical only where the floating-point kernels are (same CPU kind, same torch build): another
 machine's matmul sums in another order, round 0's perplexity moves in its last digits, and from the first
 sampled token that differs each round's generated text, and everything trained on it, is another draw.
-So round 0 is held to a tight tolerance, and a later round's mean over seeds to that tolerance plus the
-reference's own 95% seed interval: the spread a second set of draws is expected to show."""
+measure_spread takes the same config run under other kernel settings (thread counts: another summation order,
+as another machine has) and records, per headline metric, how far the first judged round's mean, the last
+round's mean and the verdict's interval bounds moved; the tolerances are that times a stated margin. A
+reference recorded with a spread holds each row to those; without one, round 0 to a fixed tolerance per
+metric and a later round to that plus the reference's own 95% seed interval."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import json
 import math
 
 from .io import atomic_write_text
-from .verdict import headlines
+from .verdict import headlines, spread_key
 
 # per metric: absolute tolerance, or relative ("rel") for metrics that scale (perplexities, lengths)
 TOLERANCES = {
@@ -50,17 +54,56 @@ def reference_rows(intervals: list[dict]) -> list[dict]:
     return out
 
 
-def write_reference(path, intervals: list[dict], measured: str) -> None:
-    """Record a run's headline numbers (and where and when they were measured) as a reference JSON."""
-    doc = {"measured": measured, "tolerances": TOLERANCES, "rows": reference_rows(intervals)}
+def write_reference(path, intervals: list[dict], measured: str, spread: dict | None = None) -> None:
+    """Record a run's headline numbers (and where and when they were measured) as a reference JSON; with a
+    kernel-spread file (measure_spread), its tolerances."""
+    doc = {"measured": measured, "rows": reference_rows(intervals), "tolerances": dict(TOLERANCES)}
+    if spread:  # per headline (measure/set/metric); a metric the spread does not name keeps its fixed tolerance
+        doc["tolerances"].update(spread["tolerances"])
+        doc["kernel_spread"] = {k: spread[k] for k in ("measured", "runs", "margin")}
     atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
 def allowed(row: dict, tolerances: dict) -> float:
-    """The largest difference a rerun may show for a reference row."""
+    """The largest difference a rerun may show for a reference row: the measured spread's tolerance of its
+    round (first judged or last), else the metric's fixed tolerance (plus the seed half-width after round 0)."""
+    tol = tolerances.get(spread_key(row["measure"], row["set"], row["metric"]))
+    if tol is not None:
+        first = {(h.measure, h.set, h.metric): h.from_round for h in headlines([row])}[
+            (row["measure"], row["set"], row["metric"])]
+        return tol["first_round"] if row["round"] == first else tol["last_round"]
     tol = tolerances[row["metric"]]
     base = tol["abs"] if "abs" in tol else tol["rel"] * abs(row["mean"])
     return base + (row["halfwidth"] if row["round"] > 0 else 0.0)
+
+
+def measure_spread(runs: list[dict], measured: str, margin: float) -> dict:
+    """The kernel spread of runs of one config under other kernel settings: runs are {"label", "verdicts"
+    (verdict.csv rows)}. Per headline metric (spread_key), the largest difference
+    between any two runs, over conditions, of the first judged round's mean, the last round's mean and an
+    interval bound; tolerances are margin times those."""
+    import itertools
+
+    def means(run):
+        out = {}
+        for v in run["verdicts"]:
+            key = spread_key(v["measure"], v["set"], v["metric"])
+            out[(key, v["model"], v["condition"])] = (v["start"], v["end"], v["low"], v["high"])
+        return out
+
+    observed: dict[str, dict[str, float]] = {}
+    tables = [means(run) for run in runs]
+    for a, b in itertools.combinations(tables, 2):
+        for k in a.keys() & b.keys():
+            (s1, e1, l1, h1), (s2, e2, l2, h2) = a[k], b[k]
+            o = observed.setdefault(k[0], {"first_round": 0.0, "last_round": 0.0, "interval_bounds": 0.0})
+            o["first_round"] = max(o["first_round"], abs(s1 - s2))
+            o["last_round"] = max(o["last_round"], abs(e1 - e2))
+            if not any(map(math.isnan, (l1, h1, l2, h2))):
+                o["interval_bounds"] = max(o["interval_bounds"], abs(l1 - l2), abs(h1 - h2))
+    return {"measured": measured, "runs": [r["label"] for r in runs], "margin": margin,
+            "observed": dict(sorted(observed.items())),
+            "tolerances": {k: {name: margin * v for name, v in o.items()} for k, o in sorted(observed.items())}}
 
 
 def compare(reference: dict, intervals: list[dict]) -> list[str]:

@@ -4,7 +4,12 @@ seeds, its 95% interval and a verdict (improved / no significant change / degrad
 Round 0 (the base model) is shared by every seed of a condition, so the change of seed s is its last-round
 value minus its own round-0 value: paired by seed. Diversity starts at round 1, the first generated corpus
 (round 0's diversity is that of real text, another corpus). Downstream tasks also carry their item-sampling
-interval and minimum detectable change, so a reader sees whether a task could have shown the change at all."""
+interval and minimum detectable change, so a reader sees whether a task could have shown the change at all.
+
+Kernels differ between machines (another summation order in a matmul), and from the first sampled token that
+differs every later round is another draw: another machine's interval bounds move. With a measured kernel
+spread (scripts/kernel_spread.py: the same config under other thread counts), a verdict whose interval has a
+bound within that spread of zero, so that another machine could flip it, is reported as unstable."""
 
 from __future__ import annotations
 
@@ -15,8 +20,10 @@ from dataclasses import dataclass
 from .report import DOWNSTREAM_AVERAGE, mean_interval
 
 VERDICT_COLUMNS = ("model", "condition", "measure", "set", "metric", "better", "from_round", "to_round", "n",
-                   "start", "end", "change", "low", "high", "verdict", "items", "item_halfwidth", "mdc")
+                   "start", "end", "change", "low", "high", "verdict", "kernel_spread", "items", "item_halfwidth",
+                   "mdc")
 IMPROVED, NO_CHANGE, DEGRADED, ONE_SEED = "improved", "no significant change", "degraded", "one seed: no interval"
+UNSTABLE = "unstable"
 # normal quantiles of a two-sided 5% test and 80% power (statistics.NormalDist().inv_cdf(0.975), (0.8))
 Z_ALPHA, Z_POWER = 1.959963984540054, 0.8416212335729143
 
@@ -51,16 +58,32 @@ def headlines(rows: list[dict]) -> list[Headline]:
     return out
 
 
-def judge(changes: list[float], better: str) -> tuple[float, float, float, str]:
+def judge(changes: list[float], better: str, spread: float | None = None) -> tuple[float, float, float, str]:
     """Mean change, its 95% t-interval over seeds and the verdict: the interval excludes zero on the better
-    side (improved) or the worse side (degraded), or it does not (no significant change); one seed has none."""
+    side (improved) or the worse side (degraded), or it does not (no significant change); one seed has none.
+    With a kernel spread (how far another machine may move an interval bound): unstable when a bound lies
+    within it of zero, since then another machine's interval could include zero, or exclude it."""
     mean, low, high = mean_interval(changes)
     if len(changes) < 2:
         return mean, low, high, ONE_SEED
+    if spread is not None and min(abs(low), abs(high)) <= spread:
+        return mean, low, high, UNSTABLE
     sign = -1.0 if better == "lower" else 1.0
     if low > 0 or high < 0:
         return mean, low, high, IMPROVED if sign * mean > 0 else DEGRADED
     return mean, low, high, NO_CHANGE
+
+
+def spread_key(measure: str, set_name: str, metric: str) -> str:
+    """How a headline metric is named in a kernel-spread file: measure/set/metric."""
+    return f"{measure}/{set_name}/{metric}"
+
+
+def interval_spreads(spread_file: dict | None) -> dict[str, float]:
+    """{spread_key: the tolerance of an interval bound} of a kernel-spread file (scripts/kernel_spread.py)."""
+    if not spread_file:
+        return {}
+    return {key: tol["interval_bounds"] for key, tol in spread_file["tolerances"].items()}
 
 
 def item_precision(acc: float, items: int) -> tuple[float, float]:
@@ -71,10 +94,12 @@ def item_precision(acc: float, items: int) -> tuple[float, float]:
     return Z_ALPHA * math.sqrt(var), (Z_ALPHA + Z_POWER) * math.sqrt(2.0 * var)
 
 
-def verdict_rows(rows: list[dict], items: dict[tuple[str, str], int] | None = None) -> list[dict]:
+def verdict_rows(rows: list[dict], items: dict[tuple[str, str], int] | None = None,
+                 spreads: dict[str, float] | None = None) -> list[dict]:
     """One row per model x condition x headline metric: mean start and end over seeds, the mean paired change,
-    its 95% interval and the verdict. items: {(model, task): item count} for the downstream columns."""
-    items = items or {}
+    its 95% interval and the verdict. items: {(model, task): item count} for the downstream columns; spreads:
+    {spread_key: kernel spread of an interval bound} (interval_spreads), for the unstable class."""
+    items, spreads = items or {}, spreads or {}
     value = {}
     for r in rows:
         value[(r["model"], r["condition"], r["measure"], r["set"], r["metric"], r["seed"], r["round"])] = r["value"]
@@ -93,14 +118,16 @@ def verdict_rows(rows: list[dict], items: dict[tuple[str, str], int] | None = No
                      if (*key, s, h.from_round) in value and (*key, s, last) in value]
             if not pairs:
                 continue
-            change, low, high, verdict = judge([b - a for a, b in pairs], h.better)
+            spread = spreads.get(spread_key(h.measure, h.set, h.metric))
+            change, low, high, verdict = judge([b - a for a, b in pairs], h.better, spread)
             start = sum(a for a, _ in pairs) / len(pairs)
             n_items = items.get((model, h.set)) if h.measure == "downstream" else None
             half, mdc = item_precision(start, n_items) if n_items else (math.nan, math.nan)
             out.append({"model": model, "condition": cond, "measure": h.measure, "set": h.set, "metric": h.metric,
                         "better": h.better, "from_round": h.from_round, "to_round": last, "n": len(pairs),
                         "start": start, "end": sum(b for _, b in pairs) / len(pairs), "change": change,
-                        "low": low, "high": high, "verdict": verdict, "items": n_items or "",
+                        "low": low, "high": high, "verdict": verdict,
+                        "kernel_spread": math.nan if spread is None else spread, "items": n_items or "",
                         "item_halfwidth": half, "mdc": mdc})
     return out
 
@@ -119,4 +146,5 @@ def read_verdict(path) -> list[dict]:
         return math.nan if v == "" else float(v)
 
     with open(path, newline="") as f:
-        return [{**r, **{k: num(r[k]) for k in ("change", "low", "high", "start", "end")}} for r in csv.DictReader(f)]
+        return [{**r, **{k: num(r[k]) for k in ("change", "low", "high", "start", "end", "kernel_spread", "mdc",
+                                                "item_halfwidth") if k in r}} for r in csv.DictReader(f)]
