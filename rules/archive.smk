@@ -2,6 +2,7 @@ rule manifest:
     input:
         FIGURE_PDF,
         FIGURE_PNG,
+        READING,
     output:
         MANIFEST,
     log:

@@ -57,3 +57,21 @@ rule plot:
         **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
     script:
         "../scripts/plot.py"
+
+
+rule reading:
+    input:
+        verdict=VERDICT,
+    output:
+        report(READING, caption="../report/reading.rst", category="Summary tables"),
+    log:
+        log_path("reading"),
+    benchmark:
+        benchmark_path("reading")
+    conda:
+        "../envs/report.yaml"
+    threads: job_threads("report", 1)
+    resources:
+        **job_resources("report", mem_mb=2000, runtime=30, cpus=1),
+    script:
+        "../scripts/reading.py"

@@ -34,8 +34,9 @@ PROFILES = {"https://w3id.org/ro/wfrun/process/0.5": ("Process Run Crate", "0.5"
             "https://w3id.org/ro/wfrun/workflow/0.5": ("Workflow Run Crate", "0.5"),
             "https://w3id.org/workflowhub/workflow-ro-crate/1.0": ("Workflow RO-Crate", "1.0")}
 LICENSE = ("https://spdx.org/licenses/Apache-2.0", "Apache-2.0", "Apache License 2.0")
-# the rules whose outputs are the run's result: every eval.json, summary.csv, summary_ci.csv, verdict.csv, figures
-RESULT_RULES = ("evaluate_base", "evaluate_round", "aggregate", "plot")
+# the rules whose outputs are the run's result: every eval.json, summary.csv, summary_ci.csv, verdict.csv, figures,
+# the reading
+RESULT_RULES = ("evaluate_base", "evaluate_round", "aggregate", "plot", "reading")
 FORMATS = {".json": "application/json", ".csv": "text/csv", ".pdf": "application/pdf", ".png": "image/png",
            ".yaml": "application/yaml", ".txt": "text/plain", ".md": "text/markdown"}
 SNAKEMAKE_RECORDS = Path(".snakemake/metadata")

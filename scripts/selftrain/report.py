@@ -187,11 +187,27 @@ def _verdict_text(verdicts, model, measure, set_name, metric) -> str:
     return "\n".join(lines)
 
 
+def _reference_placement(pts_by_condition, ref) -> bool:
+    """Whether a real-text reference value is drawn as a line: only when it lies within one data span of the
+    plotted means and bands; further off, a line would squash the data into a flat band, so the panel's title
+    gives the value instead."""
+    values = [v for pts in pts_by_condition for p in pts for v in p[1:] if v is not None and not math.isnan(v)]
+    if not values:
+        return True
+    lo, hi = min(values), max(values)
+    span = max(hi - lo, 1e-9 * max(abs(lo), abs(hi), 1.0))
+    return lo - span <= ref <= hi + span
+
+
 def _draw_page(plt, rows, models, panels, verdicts=(), ncols=3):
     """One figure: per model a block of panels, each metric vs round with a line per condition, seed bands,
-    the real-text reference on diversity panels and each condition's verdict in the corner."""
+    the real-text reference on diversity panels, and below each panel (outside its axes, so it covers no
+    data) each condition's verdict."""
     nrows_per = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(nrows_per * len(models), ncols, figsize=(4.4 * ncols, 3.6 * nrows_per * len(models)),
+    n_conditions = max(1, len({r["condition"] for r in rows if r["round"] > 0}))
+    # each panel's verdict box sits under its x label: room for one line per condition
+    panel_height = 3.6 + 0.11 * n_conditions * bool(verdicts)
+    fig, axes = plt.subplots(nrows_per * len(models), ncols, figsize=(4.4 * ncols, panel_height * nrows_per * len(models)),
                              squeeze=False)
     for i, model in enumerate(models):
         for j in range(nrows_per * ncols):
@@ -200,7 +216,8 @@ def _draw_page(plt, rows, models, panels, verdicts=(), ncols=3):
                 ax.axis("off")
                 continue
             measure, sets, metric, title, logy = panels[j]
-            for k, (cond, pts) in enumerate(series(rows, model, measure, sets, metric).items()):
+            lines = series(rows, model, measure, sets, metric)
+            for k, (cond, pts) in enumerate(lines.items()):
                 ls, marker = STYLES[k % len(STYLES)]
                 x = [p[0] for p in pts]
                 line, = ax.plot(x, [p[1] for p in pts], linestyle=ls, marker=marker, color=f"C{k}",
@@ -209,13 +226,12 @@ def _draw_page(plt, rows, models, panels, verdicts=(), ncols=3):
                     ax.fill_between(x, [p[2] for p in pts], [p[3] for p in pts], color=line.get_color(), alpha=0.2,
                                     hatch="//" if k % 2 else None)
             if measure == "diversity" and (ref := _reference(rows, model, metric)) is not None:
-                ax.axhline(ref, color="k", linestyle=":", linewidth=1)
-                ax.annotate("held-out real text", (0, ref), xycoords=("axes fraction", "data"), fontsize=7,
-                            xytext=(2, 2), textcoords="offset points")
-            text = _verdict_text(verdicts, model, measure, sets[0], metric)
-            if text:
-                ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=6, va="bottom",
-                        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
+                if _reference_placement(lines.values(), ref):
+                    ax.axhline(ref, color="k", linestyle=":", linewidth=1, gid="real-reference")
+                    ax.annotate("held-out real text", (0, ref), xycoords=("axes fraction", "data"), fontsize=7,
+                                xytext=(2, 2), textcoords="offset points")
+                else:
+                    title += f"\n(held-out real text: {ref:.3g}, off this scale)"
             if logy:
                 ax.set_yscale("log")
             ax.set_xlabel("self-training round (0 = base model)")
@@ -223,9 +239,16 @@ def _draw_page(plt, rows, models, panels, verdicts=(), ncols=3):
             ax.set_title(f"{title} ({model})" if len(models) > 1 else title, fontsize=9)
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
+            text = _verdict_text(verdicts, model, measure, sets[0], metric)
+            if text:
+                # under the x label, in points below the axes' bottom edge: outside the data area
+                ax.annotate(text, xy=(0, 0), xycoords="axes fraction", xytext=(0, -30), textcoords="offset points",
+                            fontsize=6, va="top", ha="left", gid="verdict",
+                            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), fontsize=8,
-               title="condition (shaded: 95% interval over seeds; box: verdict, change round 0 to last [95% interval])",
+               title="condition (shaded: 95% interval over seeds; box below each panel: verdict, change round 0 to "
+                     "last [95% interval])",
                title_fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     return fig
