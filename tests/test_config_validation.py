@@ -51,7 +51,7 @@ CASES = {
     "unknown lm-eval task": (
         lambda c: c["evaluation"].update(downstream={"tasks": [{"name": "hellaswagg"}]}),
         "config key 'evaluation.downstream.tasks.0.name': lm-eval has no task 'hellaswagg' (a local task last_word, "
-        "minimal_pairs or a task of lm-eval's index)"),
+        "last_word_choice, minimal_pairs or a task of lm-eval's index)"),
     "condition named like a pipeline folder": (
         lambda c: c["conditions"].update(round0={"prompt": {"strategy": "unconditional"}}),
         "config key 'conditions': name 'round0' is reserved (the pipeline's own entries: round0, tokenizer, shared)"),
@@ -160,15 +160,15 @@ CASES = {
                                   "config key 'condition_defaults.sampling.temperature': 'hot' is not of type 'number'"),
     "teacher that is no model": (lambda c: cond(c).update(generator={"model": "olmo"}),
                                  "config key 'conditions.real_prefix.generator.model': 'olmo' is not a name of models "
-                                 "(tiny)"),
+                                 "(teacher, tiny)"),
     "teacher given as a name alone": (lambda c: cond(c).update(generator="tiny"),
                                       "config key 'conditions.real_prefix.generator': 'tiny' is not of type 'object', "
                                       "'null'"),
     "student that is no model": (lambda c: cond(c).update(students=["tiny", "huge"]),
-                                 "config key 'conditions.real_prefix.students.1': 'huge' is not a name of models (tiny)"),
+                                 "config key 'conditions.real_prefix.students.1': 'huge' is not a name of models (teacher, tiny)"),
     "scorer that is no model": (lambda c: cond(c).update(filters=[{"name": "perplexity", "scorer": "judge"}]),
                                 "config key 'conditions.real_prefix.filters.0.scorer': 'judge' is neither current, base "
-                                "nor a name of models (tiny)"),
+                                "nor a name of models (teacher, tiny)"),
     "model named like a scorer role": (
         lambda c: c["models"].update(current=copy.deepcopy(model(c))),
         "config key 'models': name 'current' is reserved (the pipeline's own entries: data, figures, logs, benchmarks, "
@@ -227,7 +227,7 @@ def test_check_config_command_names_file_and_line(tmp_path):
 
     cmd = [sys.executable, "scripts/check_config.py"]
     ok = subprocess.run(cmd + ["config.yaml"], cwd=ROOT, capture_output=True, text=True)
-    assert (ok.returncode, ok.stdout) == (0, "config.yaml: valid (1 models, 2 conditions)\n")
+    assert (ok.returncode, ok.stdout) == (0, "config.yaml: valid (2 models, 3 conditions)\n")
     bad = tmp_path / "bad.yaml"
     bad.write_bytes(b"rounds: 3\nseed: \xff\n")
     proc = subprocess.run(cmd + ["config.yaml", str(bad)], cwd=ROOT, capture_output=True, text=True)

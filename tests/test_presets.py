@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from selftrain.config import validate_config
+from selftrain.config import branches, validate_config
 from workflow_runs import ROOT, jobs_of
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
@@ -112,6 +112,6 @@ def test_config_on_the_command_line_still_overrides_the_default(checkout):
     proc = subprocess.run([sys.executable, "-c", GUARD, "-n", "--config", "rounds=2"], cwd=checkout,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    default = yaml.safe_load((checkout / "config.yaml").read_text())
-    rounds_jobs = len(default["conditions"]) * len(default["seeds"]) * len(default["models"])
+    default = validate_config(yaml.safe_load((checkout / "config.yaml").read_text()))
+    rounds_jobs = len(branches(default)) * len(default["seeds"])  # each condition with its students
     assert jobs_of(proc.stdout)["generate"] == rounds_jobs  # round 2 only: round 1 is generated shared
