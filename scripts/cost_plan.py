@@ -29,7 +29,8 @@ def main(argv=None) -> int:
     parser.add_argument("--configfile", default="config.yaml", help="the experiment's config (default config.yaml)")
     parser.add_argument("--gpus", type=int, help="print the wall time on this many GPUs")
     parser.add_argument("--gpu", help="plan GPU jobs on this GPU model (config key cost.gpu)")
-    parser.add_argument("--models", type=lambda s: s.split(","), help="only these models (comma-separated)")
+    parser.add_argument("--models", type=lambda s: s.split(","),
+                        help="train only these models (comma-separated; their conditions' teachers and scorers stay)")
     parser.add_argument("--rounds", type=int, help="only this many rounds")
     parser.add_argument("--seeds", type=int, help="only the first this many seeds")
     parser.add_argument("--axis", type=axis, action="append", default=[],

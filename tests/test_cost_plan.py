@@ -10,12 +10,13 @@ import sys
 import pytest
 import yaml
 
-from selftrain.config import deep_merge, validate_config
+from selftrain.config import deep_merge, resolve_condition, shared_round_keys, validate_config
 from selftrain.cost_plan import (HUB_TOKENS_PER_DOCUMENT, THROUGHPUT, forward_flops, plan, planned_runtimes,
-                                 runtime_default, subset, train_flops, utilization)
+                                 runtime_default, subset, table, train_flops, utilization)
 from selftrain.io import InputError
 from selftrain.memory_plan import architecture
 from test_workflow import ROOT, TINY, snakemake, write_config
+from workflow_runs import BIG, STRATEGIC
 
 # a made-up device for exact arithmetic: 1 MFLOP/s peak, every kind at MFU 0.5
 SLOW = {"peak_tflops": 1e-6, "source": "test", **{k: [{"mfu": 0.5, "source": "test"}]
@@ -76,14 +77,100 @@ def test_flops_of_a_small_model_by_hand(tmp_path):
     assert jobs["base"][0].tokens == 30 * 8 * 64 and jobs["base"][0].flops == 15360 * 3 * 61760
 
 
+def counts(result):
+    """{(model, kind, the model whose branch it serves or None): jobs} of a plan."""
+    out = {}
+    for j in result.jobs:
+        out[j.model, j.kind, j.student] = out.get((j.model, j.kind, j.student), 0) + j.count
+    return out
+
+
 def test_job_counts_are_the_dags():
     """configs/paper.yaml per model: round 1 generated once per distinct prompt (3: self_prefix64 starts like
-    unconditional) and filtered once per chain on it, 3 seeds; rounds 2-5 per condition (20)."""
-    result = plan(validate_config(paper_raw()))
-    for model in ("olmo2-1b", "olmo2-7b", "olmo2-13b"):
-        counts = {kind: sum(j.count for j in jobs) for kind, jobs in by_kind(result, model).items()}
-        assert counts == {"base": 1, "generate": 3 * 3 + 20 * 3 * 4, "filter": 3 * 5 * 3 + 20 * 3 * 4,
-                          "train": 20 * 3 * 5, "evaluate": 1 + 20 * 3 * 5}
+    unconditional) and filtered once per chain on it, 3 seeds; rounds 2-5 per condition (20 grid points). 1B and 7B
+    also train in distill13b (13B generates: a generation of its own) and judge13b (topic's shared generation, a chain
+    of its own that 13B scores); those jobs are 13B's, per student."""
+    got = counts(plan(validate_config(paper_raw())))
+    grid = {"base": 1, "generate": 3 * 3 + 20 * 3 * 4, "filter": 3 * 5 * 3 + 20 * 3 * 4, "train": 20 * 3 * 5,
+            "evaluate": 1 + 20 * 3 * 5}
+    expected = {("olmo2-13b", kind, None): n for kind, n in grid.items()}
+    for student in ("olmo2-1b", "olmo2-7b"):
+        expected |= {(student, "base", None): 1,
+                     (student, "generate", None): grid["generate"] + 3 * 4,  # judge13b's rounds 2-5
+                     (student, "filter", None): grid["filter"] + 3 + 3 * 4,  # distill13b's chain (none)
+                     (student, "train", None): grid["train"] + 2 * 3 * 5,
+                     (student, "evaluate", None): grid["evaluate"] + 2 * 3 * 5,
+                     ("olmo2-13b", "generate", student): 3 + 3 * 4, ("olmo2-13b", "filter", student): 3 + 3 * 4}
+    assert got == expected
+
+
+def strategic():
+    """TINY at one epoch with big and STRATEGIC, GPU jobs timed on the SLOW device (unvalidated)."""
+    cfg = deep_merge(json.loads(json.dumps(TINY)), {
+        "training": {"epochs": 1}, "models": {"big": BIG},
+        "resources": {k: {"gpus": 1} for k in ("generate", "filter", "train", "evaluate")},
+        "cost": {"gpu": "slow", "margin": 2, "min_runtime": 1, "throughput": {"slow": SLOW}}})
+    cfg["conditions"] = json.loads(json.dumps(STRATEGIC))
+    return cfg
+
+
+def test_a_teachers_and_a_scorers_jobs_are_theirs(tmp_path):
+    """Per trained branch only: the teacher has its base and round-0 evaluation, and the generate (filter) jobs
+    it runs for the student's branch, at its own shape and GPUs and the student's budget."""
+    config = validate_config(strategic())
+    result = plan(config, root=tmp_path)
+    # round 1: naive and judged share a generation (and have two chains on it), taught has its own; round 2 per
+    # condition; 3 conditions x 2 rounds trainings and evaluations
+    assert counts(result) == {
+        ("pico", "base", None): 1, ("pico", "evaluate", None): 1 + 6, ("pico", "train", None): 6,
+        ("pico", "generate", None): 1 + 2, ("pico", "filter", None): 2 + 2,
+        ("big", "base", None): 1, ("big", "evaluate", None): 1,
+        ("big", "generate", "pico"): 1 + 1, ("big", "filter", "pico"): 1 + 1}
+    big = architecture(config, "big")
+    # big: embedding 512 x 64 (tied); a layer: q, k, v, o 4 x 64 x 64, q and k norms 2 x 64, SwiGLU 3 x 64 x 128,
+    # two norms 2 x 64; 2 layers; the final norm 64
+    matmul = 512 * 64 + 2 * (4 * 64 * 64 + 2 * 64 + 3 * 64 * 128 + 2 * 64) + 64
+    assert matmul == 115264
+    # taught: pico's 1500 tokens (not big's 9999) in ceil(1500 / 48) = 32 documents of BOS + 8 prefix tokens;
+    # attention at the mean position 9 + 48 / 2, over big's 2 layers of width 64; on big's 2 GPUs
+    taught = [j for j in result.jobs if (j.model, j.kind) == ("big", "generate")]
+    per_token = 2 * matmul + 4 * 2 * 64 * (9 + 24)
+    assert [(j.what, j.count, j.gpus, j.tokens, j.flops) for j in taught] == [
+        ("round 1 (shared)", 1, 2, 1500 + 32 * 9, 1788 * per_token), ("rounds 2", 1, 2, 1788, 1788 * per_token)]
+    assert forward_flops(big, 33) == per_token and taught[0].seconds == pytest.approx(1788 * per_token / (2 * 0.5e6))
+    # judged: big scores BOS + 20 tokens of each of pico's ceil(1500 / 32) = 47 documents, on one GPU
+    judged = [j for j in result.jobs if (j.model, j.kind) == ("big", "filter")]
+    assert {(j.tokens, j.flops) for j in judged} == {(47 * 21, 47 * 21 * (2 * matmul + 4 * 2 * 64 * 21))}
+    assert judged[0].seconds == pytest.approx(47 * 21 * (2 * matmul + 8 * 64 * 21) / 0.5e6)
+
+    # the runtime Slurm is asked for is the teacher's for its corpora, the scorer's for its chain (job_model)
+    runtimes = planned_runtimes(config, root=tmp_path)
+    # seconds x margin 2 / 60, rounded up: 1788 tokens x 247,424 FLOPs at 2 x 0.5 MFLOP/s; 987 x 241,280 at 0.5;
+    # pico's own naive corpus, 1547 tokens x (2 x 26,784 + 4 x 32 x 17) at 0.5
+    minutes = {("big", "generate"): math.ceil(1788 * per_token / 1e6 * 2 / 60),
+               ("big", "filter"): math.ceil(987 * (2 * matmul + 8 * 64 * 21) / 0.5e6 * 2 / 60),
+               ("pico", "generate"): math.ceil(1547 * (2 * 26784 + 4 * 32 * 17) / 0.5e6 * 2 / 60)}
+    assert minutes == {("big", "generate"): 15, ("big", "filter"): 16, ("pico", "generate"): 6}
+    assert {k: runtimes[k] for k in minutes} == {k: (m, True) for k, m in minutes.items()}
+    assert ("big", "train") not in runtimes
+    assert "| big | generate for pico | 2 | 2 |" in table(config, result)
+
+    # the dry run's generate and filter jobs ask for them
+    write_config(tmp_path, strategic())
+    out = snakemake(tmp_path, "-n", "results/figures/collapse.pdf").stdout
+    taught_gen = shared_round_keys(resolve_condition(config, "taught"))[0]
+    judged_chain = shared_round_keys(resolve_condition(config, "judged"))[1]
+    asked = {}
+    for block in out.split("\nrule ")[1:]:
+        fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
+        resources = dict(r.split("=", 1) for r in fields.get("resources", "").split(", ") if "=" in r)
+        rule, output = block[:block.index(":")], fields["output"].split(",")[0]
+        asked[rule, output] = (resources.get("gpu"), resources.get("runtime"))
+    assert asked["generate_shared", f"results/pico/shared/seed0/round1/{taught_gen}/generated.jsonl"] == ("2", "15")
+    assert asked["generate", "results/pico/taught/seed0/round2/generated.jsonl"] == ("2", "15")
+    assert asked["generate", "results/pico/naive/seed0/round2/generated.jsonl"] == ("1", "6")
+    assert asked["filter_corpus", "results/pico/judged/seed0/round2/filtered.jsonl"] == ("1", "16")
+    assert not any(rule == "train_round" and "results/big/" in output for rule, output in asked)
 
 
 def test_published_figures_become_mfus_by_hand():
@@ -108,10 +195,14 @@ def test_the_nearest_figure_in_size_is_used():
 def test_subsets_fit_a_budget():
     raw = subset(paper_raw(), models=["olmo2-1b"], rounds=2, seeds=1,
                  axes={"prompt": ["unconditional", "self_prefix64"]})
-    jobs = by_kind(plan(validate_config(raw)), "olmo2-1b")
-    counts = {kind: sum(j.count for j in group) for kind, group in jobs.items()}
-    # 2 prompts x 5 filters; self_prefix64's round 1 is unconditional's: 1 generation and 5 chains in round 1
-    assert counts == {"base": 1, "generate": 1 + 10, "filter": 5 + 10, "train": 20, "evaluate": 21}
+    # 2 prompts x 5 filters; self_prefix64's round 1 is unconditional's: 1 generation and 5 chains in round 1. The
+    # named conditions stay (an axis is the grid's): distill13b and judge13b train 1B, with 13B's generation and
+    # scoring; 13B itself, trained by no condition left, has its round 0 only, and 7B is gone
+    assert counts(plan(validate_config(raw))) == {
+        ("olmo2-1b", "base", None): 1, ("olmo2-1b", "generate", None): 1 + 1 + 10 + 1,
+        ("olmo2-1b", "filter", None): 5 + 1 + 10 + 1, ("olmo2-1b", "train", None): 24,
+        ("olmo2-1b", "evaluate", None): 25, ("olmo2-13b", "base", None): 1, ("olmo2-13b", "evaluate", None): 1,
+        ("olmo2-13b", "generate", "olmo2-1b"): 2, ("olmo2-13b", "filter", "olmo2-1b"): 2}
     raw = subset(paper_raw(), conditions=["prompt-topic__filter-none", "prompt-topic__filter-ppl_q50"], seeds=2)
     config = validate_config(raw)
     assert sorted(config["conditions"]) == ["prompt-topic__filter-none", "prompt-topic__filter-ppl_q50"]
@@ -122,6 +213,27 @@ def test_subsets_fit_a_budget():
         subset(paper_raw(), axes={"filter": ["ppl_q90"]})
     with pytest.raises(InputError, match="--conditions: no condition prompt-x"):
         subset(paper_raw(), conditions=["prompt-x"])
+
+
+def test_a_subset_of_models_keeps_the_teachers_its_branches_need():
+    """--models names the models to train: each condition trains those of its students it names (grid points are
+    written out as conditions, each with its students), and a kept condition's teacher or scorer stays, trained by
+    no condition, so that a student's subset still counts the generation and scoring it needs."""
+    raw = strategic()
+    del raw["conditions"]["naive"]["students"]  # naive trains both
+    raw = subset(raw, models=["pico"], rounds=1)
+    assert sorted(raw["models"]) == ["big", "pico"]
+    assert {name: c["students"] for name, c in raw["conditions"].items()} == {n: ["pico"] for n in STRATEGIC}
+    got = counts(plan(validate_config(raw)))
+    assert (got["big", "generate", "pico"], got["big", "filter", "pico"]) == (1, 1)
+    assert {k for k in got if k[0] == "big" and k[2] is None} == {("big", "base", None), ("big", "evaluate", None)}
+    # a model trained by the grid alone: the strategic pipelines, which train others, are left out, and no teacher
+    raw = subset(paper_raw(), models=["olmo2-13b"], seeds=1, rounds=1)
+    assert sorted(raw["models"]) == ["olmo2-13b"] and "distill13b" not in raw["conditions"]
+    assert len(raw["conditions"]) == 20 and "grid" not in raw
+    assert {j.student for j in plan(validate_config(raw)).jobs} == {None}
+    with pytest.raises(InputError, match=r"--models: no condition trains big \(a teacher or scorer only\)"):
+        subset(strategic(), models=["big"])
 
 
 def test_hub_corpus_and_evaluation_estimates():
@@ -185,7 +297,9 @@ def test_cost_plan_command_prints_the_table_and_its_sources():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "| olmo2-7b | train | 100 | 4 |" in out and "MFU 0.483 (h100/train#2)" in out
+    # 20 grid points and the 2 strategic pipelines x 5 rounds; 13B writes distill13b's corpora and is trained by none
+    assert "| olmo2-7b | train | 110 | 4 |" in out and "MFU 0.483 (h100/train#2)" in out
+    assert "| olmo2-13b | generate for olmo2-7b | 5 | 2 |" in out and "| olmo2-13b | train" not in out
     assert "wall time on 64 GPUs: at least" in out and "olmo2-1b" not in out.split("figures:")[0]
     assert "h100 peak: 989 TFLOP/s; source: H100 SXM dense BF16" in out
     assert "allenai/OLMo-core README at 7e58d1289bc27103880e7a8382ad0847c35e04f7" in out

@@ -11,7 +11,7 @@ from selftrain.config import validate_config
 from selftrain.io import InputError
 from selftrain.memory_plan import (ACTIVATION_PER_HIDDEN, ACTIVATION_PER_INTERMEDIATE, architecture, check_memory,
                                    parameters, plans, total)
-from workflow_runs import ROOT, TINY, snakemake, write_config
+from workflow_runs import BIG, ROOT, STRATEGIC, TINY, snakemake, write_config
 
 
 def paper():
@@ -70,6 +70,29 @@ def test_the_paper_preset_fits_80gb_cards_and_data_parallel_7b_would_not():
         check_memory(cfg)
     cfg["models"]["olmo2-7b"]["resources"]["train"]["gpu_memory_gb"] = 141
     with pytest.raises(InputError, match=r"config key 'models.olmo2-7b.resources.train.gpu_memory_gb'"):
+        check_memory(cfg)
+
+
+def test_a_teacher_and_a_scorer_are_planned_for_the_jobs_they_run():
+    """A teacher's generate plan holds the longest prompt and continuation of the corpora it writes for others, at
+    its own generation settings; a scorer's filter plan the steps that name it; a model trained by no condition has
+    no train plan (nor a batch to check), a pretrain base still its base plan."""
+    cfg = json.loads(json.dumps({**TINY, "conditions": STRATEGIC}))
+    cfg["models"]["big"] = json.loads(json.dumps(BIG))
+    cfg["models"]["big"]["training"] = {"batch_size": 3}  # 3 blocks over its 2 GPUs: never laid out, it never trains
+    cfg["models"]["big"]["resources"]["train"] = {"gpus": 2}
+    cfg = validate_config(cfg)
+    check_memory(cfg)
+    rows = {model: [(kind, p["note"]) for kind, p in plans(cfg, model)] for model in ("pico", "big")}
+    # big writes taught's corpora (8 prefix tokens + 48) in batches of its own 4 and scores judged's 20 tokens
+    assert rows["big"] == [("base", "none over 1, micro-batch 8x64"), ("generate", "hf, batch 4x56"),
+                           ("filter", "hf, batch 16x20"), ("evaluate", "hf, batch 8x128")]
+    # pico writes naive's and judged's corpora (32 new tokens) and scores none
+    assert rows["pico"] == [("base", "none over 1, micro-batch 8x64"), ("train", "none over 1, micro-batch 8x64"),
+                            ("generate", "hf, batch 16x32"), ("evaluate", "hf, batch 8x128")]
+    cfg["conditions"]["naive"]["students"] = ["pico", "big"]  # now big trains: its batch is refused
+    with pytest.raises(InputError, match=r"config key 'models.big.training.batch_size': 3 blocks per step do not "
+                                         r"divide over 2 processes"):
         check_memory(cfg)
 
 

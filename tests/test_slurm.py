@@ -126,6 +126,7 @@ def rehearsal_config(tmp_path, tokenizer):
 
     cfg = deep_merge(json.loads(json.dumps(PAPER)), REHEARSAL)
     cfg["grid"] = REHEARSAL["grid"]  # a merge keeps the paper's other grid points
+    cfg["conditions"] = {}  # and its strategic pipelines, whose teacher and scorer (13B) the rehearsal leaves out
     cfg["models"] = {"olmo2-1b": cfg["models"]["olmo2-1b"]}
     cfg["hub_cache"] = str(tmp_path / "hub_cache")
     arch = {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2, "max_position_embeddings": 128}

@@ -40,6 +40,25 @@ TINY = {
 }
 
 
+# strategic pipelines for the plans' tests (test_cost_plan, test_memory_plan): TINY's pico is the student, big a
+# larger teacher and scorer that no condition trains (its base and round 0 only), with its own generation settings
+# (its budget is never used: the student's is) and 2 GPUs for its generation
+BIG = {"base": {**TINY["models"]["pico"]["base"],
+                "architecture": {"hidden_size": 64, "intermediate_size": 128, "num_layers": 2, "num_heads": 4,
+                                 "max_position_embeddings": 128}},
+       "generation": {"tokens_per_round": 9999, "batch_size": 4},
+       "resources": {"generate": {"gpus": 2}}}
+STRATEGIC = {
+    "naive": {"prompt": {"strategy": "unconditional"}, "students": ["pico"]},
+    # the teacher writes: a longer prompt and continuation than the student's own corpora
+    "taught": {"prompt": {"strategy": "real_prefix", "prefix_tokens": 8}, "sampling": {"max_new_tokens": 48},
+               "generator": {"model": "big"}, "students": ["pico"]},
+    # the student's own corpus (naive's round 1), judged by the teacher
+    "judged": {"prompt": {"strategy": "unconditional"}, "students": ["pico"],
+               "filters": [{"name": "perplexity", "scorer": "big", "keep_fraction": 0.5, "max_tokens": 20}]},
+}
+
+
 def snakemake(workdir, *args, check=True):
     cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
            str(workdir / "config.yaml"), "--cores", "2", *args]

@@ -22,8 +22,11 @@ from pathlib import Path
 
 import yaml
 
+from .config import (GRID_AXES, SCORER_ROLES, deep_merge, expand_grid, generator_model, model_section, named_scorers,
+                     resolve_condition, shared_round_keys, students)
 from .io import InputError
 from .memory_plan import HUB_ARCHITECTURES, architecture, gpus, parameters
+from .prompts import strategy_for_round
 from .resources import config_resource
 
 # --- token estimates (printed with every plan that uses them) ---
@@ -219,6 +222,7 @@ class Jobs:
     figure: str | None = None
     note: str = ""  # why a job is not (or not fully) estimated
     complete: bool = True
+    student: str | None = None  # the trained model whose branch a teacher's or a named scorer's jobs serve
 
 
 @dataclass
@@ -277,7 +281,6 @@ def corpus_tokens(config: dict, root: Path, plan: Plan) -> tuple[float | None, f
 def evaluation_tokens(config: dict, model: str, heldout: float | None, root: Path, plan: Plan) -> tuple[float | None, str]:
     """Tokens one evaluation scores: the held-out split, the perplexity sets and the local tasks' items; and what
     it leaves out (named lm-eval tasks)."""
-    from .config import model_section
     from .downstream import LOCAL_TASKS
     from .evaluation import TASKS_DIR
 
@@ -344,13 +347,19 @@ def regime_tokens(data: dict, synthetic: float, real: float | None, round_: int)
 
 
 class Planner:
-    """The plan of one config: rates per kind of job from the throughput tables, then every model's jobs."""
+    """The plan of one config: rates per kind of job from the throughput tables, then every model's round 0 and the
+    jobs of the branches it is trained in. A teacher's generation and a named scorer's filtering are the teacher's
+    and the scorer's jobs (their shape, their GPUs, the runtime asked for under their name: common.smk job_model)."""
 
     def __init__(self, config: dict, conditions: dict | None = None, root: str | Path = "."):
-        from .config import resolve_condition
-
         self.config, self.root = config, Path(root)
         self.conditions = conditions or {n: resolve_condition(config, n) for n in sorted(config["conditions"])}
+        # the conditions each model is trained in: a model in none is a teacher or scorer, with a round 0 only
+        self.trained_in = {m: [n for n, c in self.conditions.items() if m in students(config, c)]
+                           for m in config["models"]}
+        self.shapes = {m: architecture(config, m) for m in config["models"]}
+        self.bases = {}  # model -> seconds of its base job, where its chains of dependent jobs start
+        self.evaluations = {}  # model -> (tokens, what they leave out) of one of its evaluations
         self.tables = throughput_tables(config, root)
         self.plan = Plan(device=config["cost"]["gpu"])
         complete = {d for d, t in self.tables.items() if {"peak_tflops", "source"} <= set(t)}
@@ -359,6 +368,7 @@ class Planner:
             raise InputError(f"invalid config:\n  config key 'cost.gpu': no throughput figures for "
                              f"{self.plan.device!r} (known: {known}; add cost.throughput.{self.plan.device} with "
                              "peak_tflops, source and figures)")
+        self.held_in, self.heldout = corpus_tokens(config, self.root, self.plan)
 
     def rate(self, kind: str, a: dict, on_gpu: bool, devices: int):
         """(FLOP/s of the job, figure label) or (None, why not): the figure nearest the model's size of the
@@ -377,139 +387,166 @@ class Planner:
             self.plan.peaks[device] = (table["peak_tflops"], table["source"])
         return self.plan.figures[label][0] * table["peak_tflops"] * 1e12 * devices, label
 
-    def add(self, jobs: Jobs, a: dict, per_token_flops: float | None, on_gpu: bool, devices: int, why: str = "") -> Jobs:
-        if why or jobs.tokens is None or per_token_flops is None:
+    def add(self, jobs: Jobs, a: dict | None, per_token_flops: float | None, on_gpu: bool, devices: int,
+            why: str = "") -> Jobs:
+        """Time the jobs' tokens at per_token_flops on the figure nearest architecture a."""
+        return self.add_parts(jobs, [(a, jobs.tokens, per_token_flops)], on_gpu, devices, why)
+
+    def add_parts(self, jobs: Jobs, parts: list, on_gpu: bool, devices: int, why: str = "") -> Jobs:
+        """Time jobs computed in parts, [(architecture, tokens, FLOPs per token)] (a filter chain's scoring steps,
+        each by its own scorer), each part at the figure nearest its architecture."""
+        if why or any(tokens is None or flops is None for _, tokens, flops in parts):
             jobs.note, jobs.complete = why or jobs.note or "size unknown", False
         else:
-            jobs.flops = jobs.tokens * per_token_flops
-            rate, label = self.rate(jobs.kind, a, on_gpu, devices)
-            if rate is None:
-                jobs.note, jobs.complete = label, False
+            jobs.flops = sum(tokens * flops for _, tokens, flops in parts)
+            rates = [self.rate(jobs.kind, a, on_gpu, devices) for a, _, _ in parts]
+            missing = [label for rate, label in rates if rate is None]
+            if missing:
+                jobs.note, jobs.complete = missing[0], False
             else:
-                jobs.seconds, jobs.figure = jobs.flops / rate, label
+                jobs.seconds = sum(tokens * flops / rate for (_, tokens, flops), (rate, _) in zip(parts, rates))
+                jobs.figure = " + ".join(dict.fromkeys(label for _, label in rates))
         self.plan.jobs.append(jobs)
         return jobs
 
-    def model_jobs(self, model: str) -> None:
-        from .config import model_section, shared_round_keys
-        from .prompts import strategy_for_round
-
-        config, plan = self.config, self.plan
-        a = architecture(config, model)
+    def round_zero(self, model: str) -> None:
+        """A model's base job (pre-trained here, or a copy of a checkpoint) and its round-0 evaluation: every model
+        has them, a teacher or scorer only too."""
+        a = self.shapes[model]
         if a is None:
-            plan.note(f"{model}: shape unknown (no config.json cached): not planned")
+            self.plan.note(f"{model}: shape unknown (no config.json cached): not planned")
             return
-        n_gpus = {kind: gpus(config, model, kind) for kind in FIGURE_KINDS}
-        gen, ev = model_section(config, model, "generation"), model_section(config, model, "evaluation")
-        train_cfg = model_section(config, model, "training")
-        seeds, rounds = len(config["seeds"]), config["rounds"]
-        held_in, heldout = corpus_tokens(config, self.root, plan)
-        base = config["models"][model]["base"]
-        chain = {}  # (kind, condition, round) -> seconds, for the longest chain of dependent jobs
-
-        # round 0: the base model (pre-trained here, or a copy of a checkpoint) and its evaluation
+        base, n = self.config["models"][model]["base"], gpus(self.config, model, "base")
         if base["kind"] == "pretrain":
             cfg = base["training"]
-            jobs = Jobs(model, "base", "pretrain", 1, n_gpus["base"],
-                        tokens=None if held_in is None else trained_tokens(cfg, held_in))
-            self.add(jobs, a, train_flops(a, cfg["block_size"], cfg["activation_checkpointing"]),
-                     n_gpus["base"] > 0, max(1, n_gpus["base"]), self.precision_problem(cfg, n_gpus["base"]))
+            jobs = Jobs(model, "base", "pretrain", 1, n,
+                        tokens=None if self.held_in is None else trained_tokens(cfg, self.held_in))
+            self.add(jobs, a, train_flops(a, cfg["block_size"], cfg["activation_checkpointing"]), n > 0, max(1, n),
+                     self.precision_problem(cfg, n))
         else:
-            jobs = self.add(Jobs(model, "base", f"{base['kind']} copy", 1, n_gpus["base"]), a, None, False, 1,
+            jobs = self.add(Jobs(model, "base", f"{base['kind']} copy", 1, n), a, None, False, 1,
                             "a copy of the checkpoint")
-        chain["base"] = jobs.seconds or 0
-        eval_tokens, eval_left_out = evaluation_tokens(config, model, heldout, self.root, plan)
-        eval_context = ev["max_length"] or a["context"]
-        eval_gpu = n_gpus["evaluate"] > 0
-        eval_why = ""
-        if eval_gpu and ev["backend"] == "hf":
-            eval_why = "lm-eval's hf model computes in fp32 on a GPU: no fp32 figure"
-        eval_devices = n_gpus["evaluate"] if eval_gpu else 1
+        self.bases[model] = jobs.seconds or 0
+        self.evaluation(model, "round 0", 1)
 
-        def evaluation(what, count):
-            jobs = Jobs(model, "evaluate", what, count, n_gpus["evaluate"], tokens=eval_tokens)
-            self.add(jobs, a, forward_flops(a, eval_context), eval_gpu, max(1, eval_devices), eval_why)
-            if eval_left_out and jobs.seconds is not None:
-                jobs.note, jobs.complete = eval_left_out, False
-            return jobs
+    def evaluation(self, model: str, what: str, count: int) -> Jobs:
+        """Evaluate jobs of a model's checkpoints."""
+        config, a = self.config, self.shapes[model]
+        ev = model_section(config, model, "evaluation")
+        if model not in self.evaluations:
+            self.evaluations[model] = evaluation_tokens(config, model, self.heldout, self.root, self.plan)
+        tokens, left_out = self.evaluations[model]
+        n = gpus(config, model, "evaluate")
+        why = "lm-eval's hf model computes in fp32 on a GPU: no fp32 figure" if n > 0 and ev["backend"] == "hf" else ""
+        jobs = Jobs(model, "evaluate", what, count, n, tokens=tokens)
+        self.add(jobs, a, forward_flops(a, ev["max_length"] or a["context"]), n > 0, max(1, n), why)
+        if left_out and jobs.seconds is not None:
+            jobs.note, jobs.complete = left_out, False
+        return jobs
 
-        evaluation("round 0", 1)
+    def budget(self, model: str) -> int:
+        """Generated tokens of a round of a model's branch (a teacher's corpus too: the trained model's budget)."""
+        return model_section(self.config, model, "generation")["tokens_per_round"]
 
-        # generation: vLLM on GPU jobs (auto picks it where it is installed, as requirements-gpu.txt installs it)
-        # over the job's GPUs; the transformers generator loads the model on the CPU
-        gen_gpu = n_gpus["generate"] > 0 and gen["backend"] != "hf"
-        gen_devices = n_gpus["generate"] if gen_gpu else 1
+    def documents(self, model: str, cond: dict) -> int:
+        """Documents of a round of a model's branch, every continuation at max_new_tokens: the fewest."""
+        return math.ceil(self.budget(model) / cond["sampling"]["max_new_tokens"])
 
-        def documents(cond):  # every continuation at max_new_tokens: the fewest documents
-            return math.ceil(gen["tokens_per_round"] / cond["sampling"]["max_new_tokens"])
+    def generation(self, model: str, cond: dict, what: str, count: int, round_: int) -> Jobs:
+        """Generate jobs of a branch of a model, at its budget: its teacher's (the teacher's shape, backend and GPUs)
+        where the condition names one, else its own."""
+        writer = generator_model(cond) or model
+        a, n = self.shapes[writer], gpus(self.config, writer, "generate")
+        # vLLM on GPU jobs (auto picks it where it is installed, as requirements-gpu.txt installs it) over the job's
+        # GPUs; the transformers generator loads the model on the CPU
+        on_gpu = n > 0 and model_section(self.config, writer, "generation")["backend"] != "hf"
+        p_tokens = _prompt_tokens(strategy_for_round(cond["prompt"], round_))
+        jobs = Jobs(writer, "generate", what, count, n, student=None if writer == model else model,
+                    tokens=self.budget(model) + self.documents(model, cond) * p_tokens)
+        if a is None:
+            return self.add(jobs, a, None, False, 1, f"the teacher {writer}'s shape is unknown")
+        return self.add(jobs, a, forward_flops(a, p_tokens + cond["sampling"]["max_new_tokens"] / 2), on_gpu,
+                        n if on_gpu else 1)
 
-        def generation(what, count, cond, round_):
-            p_tokens = _prompt_tokens(strategy_for_round(cond["prompt"], round_))
-            jobs = Jobs(model, "generate", what, count, n_gpus["generate"],
-                        tokens=gen["tokens_per_round"] + documents(cond) * p_tokens)
-            return self.add(jobs, a, forward_flops(a, p_tokens + cond["sampling"]["max_new_tokens"] / 2), gen_gpu,
-                            gen_devices)
+    def filtering(self, model: str, cond: dict, what: str, count: int, round_: int) -> Jobs:
+        """Filter jobs of a branch of a model: a perplexity step scores with its scorer's shape (a named scorer's, else
+        the model's); the job is its first named scorer's where the chain names one."""
+        chain = cond["filters"]
+        judge = next(iter(named_scorers(chain)), model)
+        n = gpus(self.config, judge, "filter")
+        longest = _prompt_tokens(strategy_for_round(cond["prompt"], round_)) + cond["sampling"]["max_new_tokens"]
+        cpu = [f["name"] for f in chain if f["name"] not in ("none", "perplexity")]
+        parts = []
+        for i, f in enumerate(chain):
+            if f["name"] == "perplexity":  # BOS + max_tokens of each document the steps before it kept
+                a = self.shapes[model if f["scorer"] in SCORER_ROLES else f["scorer"]]
+                length = 1 + min(f["max_tokens"], longest)
+                scored = math.ceil(self.documents(model, cond) * kept_share(chain[:i])) * length
+                parts.append((a, scored, None if a is None else forward_flops(a, length)))
+        jobs = Jobs(judge, "filter", what, count, n, student=None if judge == model else model)
+        if not parts:
+            return self.add_parts(jobs, parts, False, 1, "CPU work" if cpu else "no filter: a copy")
+        jobs.tokens = sum(tokens for _, tokens, _ in parts)
+        # the perplexity filter scores on one GPU in bf16 (filters.PerplexityBand)
+        self.add_parts(jobs, parts, n > 0, 1, "" if all(a for a, _, _ in parts) else "a scorer's shape is unknown")
+        if cpu and jobs.seconds is not None:
+            jobs.note, jobs.complete = f"{', '.join(cpu)}: CPU work not counted", False
+        return jobs
 
-        def filtering(what, count, cond, round_):
-            longest = _prompt_tokens(strategy_for_round(cond["prompt"], round_)) + cond["sampling"]["max_new_tokens"]
-            chain, tokens, flops = cond["filters"], 0.0, 0.0
-            cpu = [f["name"] for f in chain if f["name"] not in ("none", "perplexity")]
-            for i, f in enumerate(chain):
-                if f["name"] == "perplexity":  # BOS + max_tokens of each document the steps before it kept
-                    length = 1 + min(f["max_tokens"], longest)
-                    scored = math.ceil(documents(cond) * kept_share(chain[:i])) * length
-                    tokens, flops = tokens + scored, flops + scored * forward_flops(a, length)
-            jobs = Jobs(model, "filter", what, count, n_gpus["filter"])
-            if not tokens:
-                return self.add(jobs, a, None, False, 1, "CPU work" if cpu else "no filter: a copy")
-            jobs.tokens = tokens
-            # the perplexity filter scores on one GPU in bf16 (filters.PerplexityBand)
-            self.add(jobs, a, flops / tokens, n_gpus["filter"] > 0, 1)
-            if cpu and jobs.seconds is not None:
-                jobs.note, jobs.complete = f"{', '.join(cpu)}: CPU work not counted", False
-            return jobs
-
-        # round 1: once per distinct generation (prompt + sampling) and per distinct filter chain on it
+    def branch_jobs(self, model: str) -> None:
+        """The rounds of the conditions a model is trained in: round 1 once per distinct generation (prompt,
+        sampling, teacher) and per distinct filter chain on it, later rounds, trainings and evaluations per
+        condition (rules/generate.smk, filter.smk: round 1's shared folders are the model's own)."""
+        config, a, names = self.config, self.shapes[model], self.trained_in[model]
+        if a is None:
+            return
+        train_cfg, n_train = model_section(config, model, "training"), gpus(config, model, "train")
+        seeds, rounds = len(config["seeds"]), config["rounds"]
+        chain = {}  # (kind, condition, round) -> seconds, for the longest chain of dependent jobs
         generated, filtered = {}, {}
-        for name, cond in self.conditions.items():
+        for name in names:
+            cond = self.conditions[name]
             g, c = shared_round_keys(cond)
             if g not in generated:
-                generated[g] = generation("round 1 (shared)", seeds, cond, 1)
+                generated[g] = self.generation(model, cond, "round 1 (shared)", seeds, 1)
             if (g, c) not in filtered:
-                filtered[g, c] = filtering("round 1 (shared)", seeds, cond, 1)
+                filtered[g, c] = self.filtering(model, cond, "round 1 (shared)", seeds, 1)
             chain["generate", name, 1] = generated[g].seconds or 0
             chain["filter", name, 1] = filtered[g, c].seconds or 0
-        for name, cond in self.conditions.items():
+        for name in names:
+            cond = self.conditions[name]
+            # a branch starts when the bases it reads are there: the model's, its teacher's, its scorers'
+            chain["base", name] = max(self.bases.get(m, 0) for m in
+                                      (model, generator_model(cond) or model, *named_scorers(cond["filters"])))
             if rounds > 1:
                 later = "rounds 2" + (f"-{rounds}" if rounds > 2 else "")
-                g = generation(later, seeds * (rounds - 1), cond, 2)
-                f = filtering(later, seeds * (rounds - 1), cond, 2)
+                g = self.generation(model, cond, later, seeds * (rounds - 1), 2)
+                f = self.filtering(model, cond, later, seeds * (rounds - 1), 2)
                 for r in range(2, rounds + 1):
                     chain["generate", name, r], chain["filter", name, r] = g.seconds or 0, f.seconds or 0
-            synthetic = gen["tokens_per_round"] * kept_share(cond["filters"])
+            synthetic = self.budget(model) * kept_share(cond["filters"])
             grows = cond["data"]["regime"] == "accumulate"
             for r in range(1, rounds + 1) if grows else (1,):
-                tokens = regime_tokens(cond["data"], synthetic, held_in, r)
+                tokens = regime_tokens(cond["data"], synthetic, self.held_in, r)
                 what = f"round {r}" if grows else f"rounds 1-{rounds}" if rounds > 1 else "round 1"
-                jobs = Jobs(model, "train", what, seeds * (1 if grows else rounds), n_gpus["train"],
+                jobs = Jobs(model, "train", what, seeds * (1 if grows else rounds), n_train,
                             tokens=None if tokens is None else trained_tokens(train_cfg, tokens))
                 self.add(jobs, a, train_flops(a, train_cfg["block_size"], train_cfg["activation_checkpointing"]),
-                         n_gpus["train"] > 0, max(1, n_gpus["train"]), self.precision_problem(train_cfg, n_gpus["train"]))
+                         n_train > 0, max(1, n_train), self.precision_problem(train_cfg, n_train))
                 for rr in range(r, rounds + 1) if grows else range(1, rounds + 1):
                     chain["train", name, rr] = jobs.seconds or 0
-            chain["evaluate", name] = evaluation(f"rounds 1-{rounds}" if rounds > 1 else "round 1",
-                                                 seeds * rounds).seconds or 0
-        plan.note("generation: every continuation counted at max_new_tokens (fewest documents), attention at the "
-                  "mean position; vLLM on GPU jobs (backend auto picks it where it is installed), over the job's GPUs")
-        self.chains(model, chain)
+            chain["evaluate", name] = self.evaluation(model, f"rounds 1-{rounds}" if rounds > 1 else "round 1",
+                                                      seeds * rounds).seconds or 0
+        self.chains(model, names, chain)
 
-    def chains(self, model: str, chain: dict) -> None:
-        """The longest chain of dependent jobs of a model: its base, then a condition's rounds one after another
-        (generate, filter, train), then that condition's last evaluation."""
+    def chains(self, model: str, names: list[str], chain: dict) -> None:
+        """The longest chain of dependent jobs of a model's branches: the bases it reads, then a condition's rounds
+        one after another (generate, filter, train), then that condition's last evaluation; a model trained in no
+        condition: its base."""
         rounds = self.config["rounds"]
-        longest = max(((chain["base"] + sum(chain[k, name, r] for r in range(1, rounds + 1)
-                                             for k in ("generate", "filter", "train")) + chain["evaluate", name], name)
-                       for name in self.conditions), default=(0, ""))
+        longest = max(((chain["base", name] + sum(chain[k, name, r] for r in range(1, rounds + 1)
+                                                  for k in ("generate", "filter", "train")) + chain["evaluate", name],
+                        name) for name in names), default=(self.bases.get(model, 0), "round 0"))
         self.plan.chains[model] = longest
 
     @staticmethod
@@ -523,7 +560,12 @@ def plan(config: dict, conditions: dict | None = None, root: str | Path = ".") -
     """The cost plan of a validated config (conditions: resolved conditions by name, when the caller has them)."""
     planner = Planner(config, conditions, root)
     for model in config["models"]:  # in the config's order (smallest first in the presets)
-        planner.model_jobs(model)
+        planner.round_zero(model)
+    for model in config["models"]:  # after every base: a branch waits for its teacher's and its scorers'
+        planner.branch_jobs(model)
+    planner.plan.note("generation: every continuation counted at max_new_tokens (fewest documents), attention at the "
+                      "mean position; vLLM on GPU jobs (backend auto picks it where it is installed), over the job's "
+                      "GPUs; a teacher's at its own shape, backend and GPUs, to the trained model's tokens_per_round")
     planner.plan.note("evaluation: held-out split, perplexity sets and local tasks, attention over the whole window "
                       "(evaluation.max_length, else the model's context); diversity metrics (CPU) not counted")
     planner.plan.note("training: the regime's tokens in packed blocks x epochs (max_steps caps them); a filtered "
@@ -566,15 +608,12 @@ def runtime_default(planned: tuple[int, bool] | None, rule_default):
 # --- subsets: a smaller config, to fit a budget ---
 def subset(raw: dict, models=None, rounds=None, seeds=None, axes=None, conditions=None) -> dict:
     """A copy of an unvalidated config restricted to some models, the first `seeds` seeds, `rounds` rounds, some
-    labels of grid axes ({axis: [label]}) and some conditions (named or grid points); unknown names are errors."""
-    from .config import GRID_AXES, expand_grid
-
+    labels of grid axes ({axis: [label]}) and some conditions (named or grid points), trained in by some models
+    (trained_by); unknown names are errors."""
     out = copy.deepcopy(raw)
-    if models:
-        unknown = sorted(set(models) - set(out.get("models", {})))
-        if unknown:
-            raise InputError(f"--models: no model {', '.join(unknown)} (the config has {', '.join(sorted(out['models']))})")
-        out["models"] = {m: out["models"][m] for m in models}
+    unknown = sorted(set(models or ()) - set(out.get("models", {})))
+    if unknown:
+        raise InputError(f"--models: no model {', '.join(unknown)} (the config has {', '.join(sorted(out['models']))})")
     if rounds:
         out["rounds"] = rounds
     if seeds:
@@ -597,7 +636,29 @@ def subset(raw: dict, models=None, rounds=None, seeds=None, axes=None, condition
             raise InputError(f"--conditions: no condition {', '.join(unknown)}")
         out["conditions"] = {name: everything[name] for name in conditions}
         out.pop("grid", None)
-    return out
+    return trained_by(out, models) if models else out
+
+
+def trained_by(raw: dict, models: list[str]) -> dict:
+    """An unvalidated config whose conditions train only some models: each condition (grid points written out)
+    with its students among them, none where it trains none of them. A kept condition's teacher and named scorers
+    stay models (one not in `models` is trained by no condition: a round 0 only): the branches of `models` need
+    their corpora and scores, so a subset's plan counts that work under the teacher's and the scorer's name, as
+    the workflow would run it."""
+    defaults = raw.get("condition_defaults") or {}
+    everything = {**(raw.get("conditions") or {}), **expand_grid(raw.pop("grid", None) or {})}
+    kept, helpers = {}, set()
+    for name, cond in everything.items():
+        merged = deep_merge(defaults, cond or {})
+        chosen = [m for m in merged.get("students") or raw["models"] if m in models]
+        if chosen:
+            kept[name] = {**(cond or {}), "students": chosen}
+            helpers |= {generator_model(merged), *named_scorers(merged.get("filters"))}
+    if not kept:
+        raise InputError(f"--models: no condition trains {', '.join(models)} (a teacher or scorer only)")
+    raw["conditions"] = kept
+    raw["models"] = {m: spec for m, spec in raw["models"].items() if m in models or m in helpers}
+    return raw
 
 
 # --- the table ---
@@ -633,12 +694,16 @@ def table(config: dict, result: Plan, wall_gpus: int | None = None) -> str:
     planned = runtimes(config, result)
     rows, models = {}, list(config["models"])
     for jobs in result.jobs:
-        rows.setdefault((models.index(jobs.model), KIND_ORDER[jobs.kind], jobs.seconds is None), []).append(jobs)
+        # a teacher's or a scorer's jobs for another model's branch apart from its own, after them
+        served = -1 if jobs.student is None else models.index(jobs.student)
+        key = (models.index(jobs.model), KIND_ORDER[jobs.kind], served, jobs.seconds is None)
+        rows.setdefault(key, []).append(jobs)
     lines = ["| model | job | jobs | GPUs/job | tokens/job | FLOPs/job | figure | hours/job | GPU-hours | runtime (min) |",
              "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
     total_gpu_h, estimated, left = 0.0, 0, {}
-    for (_, _, unestimated), group in sorted(rows.items()):
+    for (_, _, _, unestimated), group in sorted(rows.items()):
         model, kind, count = group[0].model, group[0].kind, sum(j.count for j in group)
+        job = kind if group[0].student is None else f"{kind} for {group[0].student}"
         gpu_h = sum(j.count * j.seconds * j.gpus / 3600 for j in group if j.seconds is not None)
         total_gpu_h += gpu_h
         notes = sorted({j.note for j in group if j.note})
@@ -648,14 +713,14 @@ def table(config: dict, result: Plan, wall_gpus: int | None = None) -> str:
             figure = "; ".join(notes)
         else:
             estimated += count
-            labels = sorted({j.figure for j in group})
+            labels = sorted({label for j in group for label in j.figure.split(" + ")})
             figure = ", ".join(f"MFU {result.figures[label][0]:.3f} ({label})" for label in labels)
             figure += "".join(f"; {n}" for n in notes)
         configured = config_resource(config, model, kind, "runtime")
         minutes, complete = planned.get((model, kind), (None, False))
         runtime = f"{configured} (config)" if configured else "rule's" if minutes is None else \
             f"{minutes} (plan)" if complete else f"max({minutes}, rule's) (plan)"
-        lines.append(f"| {model} | {kind} | {count} | {group[0].gpus} | {_span([j.tokens for j in group], _si)} | "
+        lines.append(f"| {model} | {job} | {count} | {group[0].gpus} | {_span([j.tokens for j in group], _si)} | "
                      f"{_span([j.flops for j in group], _si)} | {figure} | "
                      f"{_span([j.seconds for j in group], _hours)} | {'-' if unestimated else f'{gpu_h:,.1f}'} | "
                      f"{runtime} |")

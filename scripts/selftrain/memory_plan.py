@@ -131,25 +131,46 @@ def inference_plan(a: dict, batch: int, length: int, gpus: int, vllm: bool) -> d
             "note": f"{'vllm' if vllm else 'hf'}, batch {batch}x{length}"}
 
 
+def roles(config: dict, model: str) -> tuple[list[dict], list[dict], list[dict]]:
+    """(conditions a model is trained in, conditions whose corpora it writes, perplexity steps it scores), of the
+    resolved conditions: it writes its own branches' corpora (naive recursion) and, as a teacher, those of every
+    condition naming it; it scores its own branches' steps by current or base and every step naming it."""
+    from .config import SCORER_ROLES, generator_model, resolve_condition, students
+
+    trains, writes, scores = [], [], []
+    for name in sorted(config["conditions"]):
+        c = resolve_condition(config, name)
+        own = model in students(config, c)
+        if own:
+            trains.append(c)
+        if generator_model(c) == model or (own and generator_model(c) is None):
+            writes.append(c)
+        scores += [f for f in c["filters"] if f["name"] == "perplexity"
+                   and (f["scorer"] == model or (own and f["scorer"] in SCORER_ROLES))]
+    return trains, writes, scores
+
+
 def plans(config: dict, model: str):
-    """(kind, plan, resources kind) of each job kind of a model; none when its shape is unknown."""
-    from .config import model_section, resolve_condition
+    """(kind, plan) of each job kind a model runs; none when its shape is unknown. A teacher or scorer only has its
+    base, its round-0 evaluation and the generate or filter jobs it runs for others, no train job."""
+    from .config import model_section
 
     a = architecture(config, model)
     if a is None:
         return
-    conditions = [resolve_condition(config, name) for name in sorted(config["conditions"])]
+    trains, writes, scoring = roles(config, model)
     gen, ev = model_section(config, model, "generation"), model_section(config, model, "evaluation")
     if config["models"][model]["base"]["kind"] == "pretrain":
         yield "base", train_plan(a, config["models"][model]["base"]["training"], gpus(config, model, "base"))
-    yield "train", train_plan(a, model_section(config, model, "training"), gpus(config, model, "train"))
-    longest = max((c["sampling"]["max_new_tokens"] + c["prompt"].get("prefix_tokens", 0)
-                   for c in conditions), default=0)
-    vllm_gen = gen["backend"] == "vllm"
-    # vLLM pages its KV cache: only one sequence must fit, the rest waits; the hf generator holds its batch
-    yield "generate", inference_plan(a, 1 if vllm_gen else gen["batch_size"], longest, gpus(config, model, "generate"),
-                                     vllm_gen)
-    scoring = [f for c in conditions for f in c["filters"] if f["name"] == "perplexity"]
+    if trains:
+        yield "train", train_plan(a, model_section(config, model, "training"), gpus(config, model, "train"))
+    if writes:
+        # the longest prompt and continuation of the corpora it writes (a teacher's generation settings are its own)
+        longest = max(c["sampling"]["max_new_tokens"] + c["prompt"].get("prefix_tokens", 0) for c in writes)
+        vllm_gen = gen["backend"] == "vllm"
+        # vLLM pages its KV cache: only one sequence must fit, the rest waits; the hf generator holds its batch
+        yield "generate", inference_plan(a, 1 if vllm_gen else gen["batch_size"], longest,
+                                         gpus(config, model, "generate"), vllm_gen)
     if scoring:
         batch = max(f.get("batch_size", 16) for f in scoring)
         yield "filter", inference_plan(a, batch, max(f.get("max_tokens", 512) for f in scoring), 1, False)
@@ -183,8 +204,10 @@ def batch_problems(config: dict, model: str) -> list[str]:
     from .training import batch_layout
 
     spec, out = config["models"][model], []
-    sections = [("train", model_section(config, model, "training"),
-                 f"models.{model}.training" if "batch_size" in spec.get("training", {}) else "training")]
+    sections = []
+    if roles(config, model)[0]:  # a teacher or scorer only is never trained
+        sections.append(("train", model_section(config, model, "training"),
+                         f"models.{model}.training" if "batch_size" in spec.get("training", {}) else "training"))
     if spec["base"]["kind"] == "pretrain":
         sections.append(("base", spec["base"]["training"], f"models.{model}.base.training"))
     for kind, cfg, where in sections:
