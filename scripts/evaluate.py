@@ -8,7 +8,7 @@ from selftrain.diversity import diversity_record
 from selftrain.evaluation import eval_record, evaluate_checkpoint, validate_eval_record, vllm_lm, vllm_model_args
 from selftrain.generation import select_backend, vllm_device
 from selftrain.io import atomic_write_json, read_jsonl
-from selftrain.modeling import load_checkpoint
+from selftrain.modeling import inference_device, load_checkpoint
 from selftrain.resources import job_gpus
 from selftrain.step import step
 
@@ -28,9 +28,7 @@ if __name__ == "__main__":
             evaluation = {**p.evaluation, **runtime_settings(snakemake.config, snakemake.wildcards["model"], "evaluation")}
             lm = vllm_lm(vllm_model_args(inp.model, evaluation, p.seed, gpus, remote, device))
         else:
-            import torch
-
-            lm, device = None, "cuda" if torch.cuda.is_available() else "cpu"
+            lm, device = None, inference_device()
             model, tok = load_checkpoint(inp.model, device=device, trust_remote_code=remote)
         log(f"evaluation backend: {backend} on {device}")
         log.facts.update(evaluation_backend=backend, evaluation_device=device)

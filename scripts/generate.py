@@ -4,7 +4,7 @@ from selftrain.config import sharing_conditions
 from selftrain.generation import (generate_corpus, hf_sampler, select_backend, vllm_device, vllm_llm,
                                   vllm_sampler)
 from selftrain.io import read_jsonl, write_jsonl
-from selftrain.modeling import load_checkpoint
+from selftrain.modeling import inference_device, load_checkpoint
 from selftrain.prompts import make_strategy, strategy_for_round, strategy_source
 from selftrain.resources import job_gpus
 from selftrain.step import step
@@ -30,7 +30,8 @@ if __name__ == "__main__":
             llm = vllm_llm(snakemake.input.model, p.seed, gpus, trust_remote_code=remote)
             sample, device = vllm_sampler(llm, sampling, p.seed), vllm_device()
         else:
-            model, tok = load_checkpoint(snakemake.input.model, trust_remote_code=remote)
+            # on a GPU job without vLLM, transformers generates on the GPU (it did on the CPU before)
+            model, tok = load_checkpoint(snakemake.input.model, device=inference_device(), trust_remote_code=remote)
             sample, device = hf_sampler(model, tok, sampling, p.seed), str(model.device)
         log(f"generation backend: {backend} on {device}")
         log.facts.update(generation_backend=backend, generation_device=device)

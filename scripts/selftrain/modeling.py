@@ -40,6 +40,13 @@ def save_checkpoint(model, tokenizer, out_dir: str | Path, info: dict | None = N
             (tmp / "training_info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
 
 
+def inference_device() -> str:
+    """Where the transformers path of a step runs a model: the GPU when the job has one, else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def load_checkpoint(path: str | Path, device: str = "cpu", dtype=None, trust_remote_code: bool = False):
     """(model, tokenizer) from a checkpoint directory; weights must be safetensors (no pickle)."""
     import torch
