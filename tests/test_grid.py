@@ -2,6 +2,7 @@
 real Snakemake run, then conditions that must stop with an error naming condition and round."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from workflow_runs import ROOT, snakemake, write_config
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
 CONFIG = yaml.safe_load((ROOT / "configs" / "grid-small.yaml").read_text())
-CONDITIONS = ["drayson", "prompt-self_prefix8__filter-quality_dedup_ppl75__data-accumulate",
+CONDITIONS = ["drayson", "mentored", "prompt-self_prefix8__filter-quality_dedup_ppl75__data-accumulate",
               "prompt-topic__filter-quality_dedup_ppl75__data-accumulate", "unconditional_mix25"]
 # one thread per job: two jobs share the two cores (each job is mostly interpreter start-up)
 ONE_THREAD = ["--set-threads"] + [f"{r}=1" for r in ("train_tokenizer", "base_model", "evaluate_base", "generate",
@@ -42,8 +43,9 @@ def test_grid_conditions_are_the_dag_branches(grid_run):
     assert sorted(branches) == CONDITIONS
     summary = (grid_run / "results/summary.csv").read_text().splitlines()
     heldout = [r for r in summary if ",perplexity,heldout," in r]
-    assert len(heldout) == 4 * 3 * 3  # conditions x rounds 0..2 x perplexity metrics
-    assert {r.split(",")[1] for r in heldout} == set(CONDITIONS)
+    # conditions x rounds 0..2 x perplexity metrics, and the mentor's round 0 (condition "-": no condition trains it)
+    assert len(heldout) == 5 * 3 * 3 + 3
+    assert {r.split(",")[1] for r in heldout} == set(CONDITIONS) | {"-"}
 
 
 def test_filter_stats_match_the_corpora(grid_run):
@@ -67,6 +69,10 @@ def test_filter_stats_match_the_corpora(grid_run):
                 assert stats["steps"][2]["kept"] == -(-stats["steps"][2]["input"] * 4 // 5)
             elif cond == "unconditional_mix25":
                 assert names == ["none"] and len(filt) == len(gen)
+            elif cond == "mentored":
+                assert names == ["perplexity"] and stats["steps"][0]["params"]["scorer"] == "mentor"
+                assert stats["steps"][0]["details"]["scored_by"] == "results/mentor/round0/checkpoint"
+                assert stats["steps"][0]["kept"] == -(-stats["steps"][0]["input"] * 3 // 4)
             else:
                 assert names == ["quality", "dedup", "perplexity"]
                 assert set(stats["steps"][1]["details"]) == {"exact_duplicates", "near_duplicates"}
@@ -88,6 +94,9 @@ def test_regimes_and_inits_in_training_info(grid_run):
                 assert info["sources"]["real"] == real_docs.setdefault(cond, info["sources"]["real"]) >= 1
             elif cond == "unconditional_mix25":
                 assert info["regime"] == "mix" and set(info["sources"]) == {"real", f"round{rnd}"}
+            elif cond == "mentored":
+                assert (info["regime"], info["init"]) == ("replace", "previous")
+                assert info["sources"] == {f"round{rnd}": n_filtered[cond, rnd]}
             else:
                 assert (info["regime"], info["init"]) == ("accumulate_subsample", "base")
                 assert set(info["sources"]) <= {"real", "round1", "round2"}
@@ -103,6 +112,31 @@ def test_prompts_follow_each_strategy(grid_run):
     for g in read_jsonl(round_dir(grid_run, self_cond, 2) / "generated.jsonl"):
         assert g["prompt"] and any(t.startswith(g["prompt"]) for t in previous), g["prompt"]
     assert {g["prompt"] for g in read_jsonl(round_dir(grid_run, "unconditional_mix25", 2) / "generated.jsonl")} == {""}
+
+
+def record_of(path):
+    """The provenance record of a target (through a shared round's link to its folder)."""
+    return json.loads(Path(os.path.realpath(path) + ".prov.json").read_text())
+
+
+def test_the_mentor_writes_every_round_and_judges_it_and_the_records_say_so(grid_run):
+    """A teacher condition's corpora come from the teacher's weights (the generate jobs read its round-0 checkpoint,
+    by the hash its own record gave it), not from the model being trained; its scorer's weights judge them."""
+    mentor = "results/mentor/round0/checkpoint"
+    digest = record_of(grid_run / mentor)["output"]["files"][mentor]["sha256"]
+    topics = {"Of " + x + ":" for x in ["love", "war", "the king", "the sea", "a letter", "the night", "honour",
+                                        "a feast"]}
+    for rnd, own in ((1, "results/pico/round0/checkpoint"), (2, "results/pico/mentored/seed0/round1/checkpoint")):
+        d = round_dir(grid_run, "mentored", rnd)
+        generated = record_of(d / "generated.jsonl")
+        assert generated["input"]["files"][mentor]["sha256"] == digest
+        assert own not in generated["input"]["files"]  # the trained model wrote none of it
+        assert {g["prompt"] for g in read_jsonl(d / "generated.jsonl")} <= topics  # designed prompts
+        filtered = record_of(d / "filtered.jsonl")
+        assert filtered["input"]["files"][mentor]["sha256"] == digest and filtered["input"]["named"]["scorer:mentor"] == mentor
+    # the mentor's own corpora exist nowhere: no condition trains it; its round 0 is evaluated
+    assert sorted(p.name for p in (grid_run / "results/mentor").iterdir() if p.is_dir()) == ["round0", "tokenizer"]
+    assert json.loads((grid_run / "results/mentor/round0/eval.json").read_text())["round"] == 0
 
 
 def test_emptied_corpus_and_unmet_budget_stop_naming_condition_and_round(grid_run):
