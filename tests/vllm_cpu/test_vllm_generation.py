@@ -77,3 +77,40 @@ def test_a_document_does_not_depend_on_its_batch(engine, tiny_tokenizer):
     small = corpus(engine.model, tiny_tokenizer, 3, batch_size=5, strategy=strategy)
     key = lambda docs: [(d["meta"]["prompt_index"], d["prompt"], d["text"]) for d in docs]  # noqa: E731
     assert key(big) == key(small)
+
+
+def test_greedy_continuations_match_transformers_within_what_vllm_promises(engine, vllm_checkpoint, tiny_tokenizer):
+    """vLLM's greedy continuations against transformers' on the same checkpoint and prompts, the way vLLM's own
+    tests compare them (tests/models/utils.py check_logprobs_close): token for token, and at the first token
+    that differs each side's token must be among the other's 5 most likely, after which the two continuations
+    are different texts and the comparison stops. Neither side stops at EOS, so both run 24 tokens."""
+    import torch
+    from vllm import SamplingParams
+
+    from selftrain.modeling import load_checkpoint
+
+    model, _ = load_checkpoint(vllm_checkpoint)
+    texts = [d["text"] for d in sample_docs(6)]
+    prompts = [[tiny_tokenizer.bos_token_id] + ids[: 3 + i] for i, ids in
+               enumerate(tiny_tokenizer(texts, add_special_tokens=False)["input_ids"])]
+    k, new = 5, 24
+    params = SamplingParams(temperature=0.0, max_tokens=new, logprobs=k, ignore_eos=True, seed=0)
+    outs = engine.model.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
+    matched = 0
+    for prompt, out in zip(prompts, outs):
+        vllm_ids, vllm_top = list(out.outputs[0].token_ids), out.outputs[0].logprobs
+        assert len(vllm_ids) == new
+        ids, hf_ids, hf_top = list(prompt), [], []
+        with torch.inference_mode():
+            for _ in range(new):
+                logp = torch.log_softmax(model(torch.tensor([ids])).logits[0, -1].double(), -1)
+                hf_top.append(set(logp.topk(k).indices.tolist()))
+                ids.append(int(logp.argmax()))
+                hf_ids.append(ids[-1])
+        for i, (h, v) in enumerate(zip(hf_ids, vllm_ids)):
+            if h != v:
+                assert h in vllm_top[i] and v in hf_top[i], (prompt, i, h, v)
+                break
+            matched += 1
+    # what agreed before any divergence, for the log (the promise above is what is asserted)
+    print(f"greedy: {matched} of {len(prompts) * new} tokens identical before a first divergence")
