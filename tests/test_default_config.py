@@ -1,6 +1,6 @@
 """The embedded default promises the contrast of the paper's title: naive recursion beside a strategic pipeline
-(a fixed stronger teacher writes the corpus) and a real-data regime, at least 3 seeds, the same token budget,
-and downstream tasks with enough items off the floor: config.yaml is read as the user runs it."""
+(a fixed stronger teacher writes the corpus), at least 3 seeds, the same token budget, and downstream tasks with
+enough items off the floor: config.yaml is read as the user runs it."""
 
 from pathlib import Path
 
@@ -16,25 +16,22 @@ def default():
     return validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
 
 
-def test_default_contrasts_naive_replace_with_a_teacher_and_a_real_data_regime_over_three_seeds():
+def test_default_contrasts_naive_replace_with_a_teacher_over_three_seeds():
     c = default()
     assert len(c["seeds"]) >= 3 and len(set(c["seeds"])) == len(c["seeds"]) and c["rounds"] >= 2
     conds = {name: resolve_condition(c, name) for name in c["conditions"]}
     assert {name: (spec["data"]["regime"], generator_model(spec)) for name, spec in conds.items()} == {
-        "replace": ("replace", None), "mix_real10": ("mix", None), "distill": ("replace", "teacher")}
-    # each differs from replace in one thing only: the data regime, or who writes the corpus
-    same = lambda spec, *keys: {k: v for k, v in spec.items() if k not in keys}  # noqa: E731
-    assert same(conds["mix_real10"], "data") == same(conds["replace"], "data")
-    assert same(conds["distill"], "generator") == same(conds["replace"], "generator")
-    assert conds["mix_real10"]["data"]["real_fraction"] == 0.1  # Shumailov et al.'s 10% of the original data
+        "replace": ("replace", None), "distill": ("replace", "teacher")}
+    # the two differ in one thing only: who writes the corpus
+    same = lambda spec: {k: v for k, v in spec.items() if k != "generator"}  # noqa: E731
+    assert same(conds["distill"]) == same(conds["replace"])
     # the teacher is trained by no condition: every branch trains tiny
-    assert branches(c) == [("tiny", "distill"), ("tiny", "mix_real10"), ("tiny", "replace")]
+    assert branches(c) == [("tiny", "distill"), ("tiny", "replace")]
 
 
 def test_every_condition_trains_on_the_same_token_budget():
-    """mix keeps this round's synthetic size (real documents replace synthetic ones); the teacher writes the
-    student's budget, tokens_per_round, in a tokenizer trained alike (same vocabulary size, same corpus), so
-    every round of every condition trains on as many words as replace does."""
+    """The teacher writes the student's budget, tokens_per_round, in a tokenizer trained alike (same vocabulary
+    size, same corpus), so every round of both conditions trains on as many tokens."""
     c = default()
     tiny, teacher = c["models"]["tiny"]["base"], c["models"]["teacher"]["base"]
     assert tiny["tokenizer"] == teacher["tokenizer"] and tiny["architecture"] == teacher["architecture"]
@@ -45,7 +42,7 @@ def test_every_condition_trains_on_the_same_token_budget():
     for name in c["conditions"]:
         docs = make_regime(resolve_condition(c, name)["data"], 0).documents(synthetic, real)
         sizes[name] = sum(len(d["text"].split()) for d in docs)
-    assert sizes == {"replace": 1000, "mix_real10": 1000, "distill": 1000}
+    assert sizes == {"replace": 1000, "distill": 1000}
 
 
 def test_default_tasks_have_enough_items_for_a_narrow_interval_and_none_at_the_floor():

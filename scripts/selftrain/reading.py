@@ -67,3 +67,18 @@ def reading(verdicts: list[dict]) -> str:
         lines.append(f"On {label}, the headline: " + "; ".join(told) + ".")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def verdict_table(verdicts: list[dict]) -> str:
+    """verdict.csv as the README's Markdown table: condition, metric (a task's item count and minimum detectable
+    change), the means at the first and last round, the change with its interval, the verdict."""
+    out = ["| condition | metric | rounds: mean over seeds | change [95% interval, paired by seed] | verdict |",
+           "| --- | --- | --- | --- | --- |"]
+    for v in verdicts:
+        label = metric_label(v["measure"], v["set"], v["metric"])
+        if v.get("items") not in (None, ""):
+            label += f" ({int(float(v['items']))} items, mdc {float(v['mdc']):.3g})"
+        interval = "" if math.isnan(v["low"]) else f" [{v['low']:+.3g}, {v['high']:+.3g}]"
+        rounds = f"{int(float(v['from_round']))} → {int(float(v['to_round']))}: {v['start']:.4g} → {v['end']:.4g}"
+        out.append(f"| {v['condition']} | {label} | {rounds} | {v['change']:+.3g}{interval} | {v['verdict']} |")
+    return "\n".join(out) + "\n"
