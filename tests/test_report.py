@@ -164,8 +164,9 @@ def test_plot_puts_each_verdict_under_its_panel_and_the_real_reference_on_divers
     # bits per byte is 1.0 in every round: a zero change with zero spread is no significant change
     [bpb] = boxes["Bits per byte on held-out real text"]
     assert bpb.get_text() == "a: no significant change, +0 [+0, +0]\nb: no significant change, +0 [+0, +0]"
-    # the boxes cover no data: each lies outside every panel's data area, inside the figure
+    # the boxes cover no data: each lies outside every panel's data area and label, inside the figure
     areas = [ax.get_window_extent(renderer) for ax in fig.axes if ax.axison]
+    areas += [ax.xaxis.label.get_window_extent(renderer) for ax in fig.axes if ax.axison]  # and no axis label
     found = [b for bs in boxes.values() for b in bs]
     assert len(found) == 2  # bits per byte and mean accuracy (diversity starts at round 1, the last here)
     for box in found:

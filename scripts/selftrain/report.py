@@ -241,8 +241,9 @@ def _draw_page(plt, rows, models, panels, verdicts=(), ncols=3):
             ax.grid(alpha=0.3)
             text = _verdict_text(verdicts, model, measure, sets[0], metric)
             if text:
-                # under the x label, in points below the axes' bottom edge: outside the data area
-                ax.annotate(text, xy=(0, 0), xycoords="axes fraction", xytext=(0, -30), textcoords="offset points",
+                # under the x label (placed at draw time, its bottom edge): outside the data area and the label
+                ax.annotate(text, xy=(0, 0), xycoords=("axes fraction", ax.xaxis.label), xytext=(0, -3),
+                            textcoords="offset points",
                             fontsize=6, va="top", ha="left", gid="verdict",
                             bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
     handles, labels = axes[0][0].get_legend_handles_labels()
