@@ -14,7 +14,7 @@ CFG["evaluation"] = {k: v for k, v in CFG["evaluation"].items() if k != "perplex
 # two conditions that differ only downstream of generation (their filters)
 CFG["conditions"] = {"plain": {"prompt": {"strategy": "unconditional"}},
                      "short": {"prompt": {"strategy": "unconditional"}, "filters": [{"name": "min_length", "min_tokens": 2}]}}
-REPORT = {"aggregate": 1, "plot": 1, "manifest": 1, "all": 1}
+REPORT = {"aggregate": 1, "plot": 1, "reading": 1, "manifest": 1, "all": 1}
 TARGET = "all"
 
 

@@ -113,8 +113,8 @@ def test_every_target_has_a_record_and_the_manifest_verifies(tiny_run):
     assert len(rec["code"]["commit"]) == 40
     manifest = json.loads((tiny_run / "results/manifest.json").read_text())
     # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds (round 1: link, train, evaluate),
-    # shared round 1 (generate, filter), aggregate + plot
-    assert len(manifest["jobs"]) == 1 + 2 + 1 + 1 + 1 + 2 + (2 * 4 + 2 * 3) + 2 * 2 + 2
+    # shared round 1 (generate, filter), aggregate + plot + reading
+    assert len(manifest["jobs"]) == 1 + 2 + 1 + 1 + 1 + 2 + (2 * 4 + 2 * 3) + 2 * 2 + 3
     verify = [sys.executable, str(ROOT / "scripts/verify_manifest.py"), "--verify"]
     assert subprocess.run(verify, cwd=tiny_run, capture_output=True).returncode == 0
     target = tiny_run / "results/pico/real_prefix/seed0/round1/filter_stats.json"
@@ -135,7 +135,7 @@ def test_deleting_and_rebuilding_one_target_gives_the_same_bytes(tiny_run):
     shutil.rmtree(ckpt)
     snakemake(tiny_run, "results/pico/real_prefix/seed0/round2/checkpoint")
     assert jobs_of(snakemake(tiny_run, "-n", "results/manifest.json").stdout) == {
-        "evaluate_round": 1, "aggregate": 1, "plot": 1, "manifest": 1}
+        "evaluate_round": 1, "aggregate": 1, "plot": 1, "reading": 1, "manifest": 1}
     snakemake(tiny_run, "results/manifest.json")
     for p in later:
         assert p.read_bytes() == before[p], p
