@@ -50,3 +50,19 @@ def test_default_tasks_have_enough_items_for_a_narrow_interval_and_none_at_the_f
     assert c["evaluation"]["downstream"]["max_items"] >= 800 and c["corpus"]["heldout_fraction"] >= 0.1
     # the open last word scored 0.1% for this model: the default asks for the choice among four instead
     assert [t["name"] for t in c["evaluation"]["downstream"]["tasks"]] == ["last_word_choice", "minimal_pairs"]
+
+
+def test_the_default_judges_with_its_own_measured_kernel_spread():
+    """verdict.kernel_spread names the spread measured from runs of this config under other thread counts, and the
+    reference compare_reference checks against keeps that file's tolerances."""
+    import json
+
+    c = default()
+    spread = json.loads((ROOT / c["verdict"]["kernel_spread"]).read_text())
+    assert len(spread["runs"]) >= 2 and spread["margin"] >= 1
+    assert "perplexity/heldout/bits_per_byte" in spread["tolerances"]
+    for key, tol in spread["tolerances"].items():
+        assert tol == {k: spread["margin"] * v for k, v in spread["observed"][key].items()}, key
+    reference = json.loads((ROOT / "docs/reference-default.json").read_text())
+    assert reference["kernel_spread"] == {k: spread[k] for k in ("measured", "runs", "margin")}
+    assert {k: reference["tolerances"][k] for k in spread["tolerances"]} == spread["tolerances"]

@@ -234,13 +234,14 @@ def test_archive_recreates_the_figure_and_verifies_on_a_fresh_directory(tiny_run
             "tiny/results/pico/real_prefix/seed0/round2/eval.json", "tiny/ro-crate-metadata.json"} <= set(names)
     assert not any(n.endswith((".safetensors", ".jsonl")) for n in names)  # archive.checkpoints/corpora: false
     root = tmp_path / "tiny"
-    # the crate: a valid Workflow Run RO-Crate whose run made the 5 eval JSONs, the 3 tables and the figures
+    # the crate: a valid Workflow Run RO-Crate whose run made the 5 eval JSONs, the 3 tables, the figures and the
+    # reading
     assert validate_crate(root) == []
     graph = {e["@id"]: e for e in json.loads((root / "ro-crate-metadata.json").read_text())["@graph"]}
     action = graph[graph["./"]["mentions"]["@id"]]
     results = sorted(n.removeprefix("tiny/") for n in names if n.endswith("/eval.json"))
     assert len(results) == 5 and action["result"] == [{"@id": p} for p in sorted(results + [
-        "results/figures/collapse.pdf", "results/figures/collapse.png", "results/summary.csv",
+        "results/figures/collapse.pdf", "results/figures/collapse.png", "results/reading.md", "results/summary.csv",
         "results/summary_ci.csv", "results/verdict.csv"])]
     # from Snakemake's record of the first job's start to the manifest, the run's last output
     start, end = (datetime.fromisoformat(action[k]).timestamp() for k in ("startTime", "endTime"))
@@ -304,7 +305,8 @@ def test_html_report_holds_figures_tables_and_config(tiny_run):
     html = (tiny_run / "report.html").read_text()
     # figures and tables with their captions, and the run's configuration (defaults filled) in the description
     for needle in ("collapse.pdf", "collapse.png", "summary.csv", "summary_ci.csv", "verdict.csv", "Collapse at a glance",
-                   "Tidy summary", "The answer, computed", "Recursive self-training of language models", "real_chunk_words&quot;: 20"):
+                   "Tidy summary", "The answer, computed", "reading.md", "The reading of this run",
+                   "Recursive self-training of language models", "real_chunk_words&quot;: 20"):
         assert needle in html, needle
 
 
