@@ -1,9 +1,18 @@
 # Input function and params of rules generate and generate_shared (rules/generate.smk includes this file).
 from selftrain.config import round1_generation
+from selftrain.prompts import strategy_reads
 
 # the spec of each shared round-1 generation (GENERATION_OF), taken from any condition that has it
 SHARED_GENERATIONS = {
     GENERATION_OF[c]: round1_generation(RESOLVED_CONDITIONS[c]) for c in CONDITIONS
+}
+# what each prompt reads (strategy_reads), found once at load: it checks the spec against the schema, which
+# per job cost seconds of every dry run of the paper preset. Rule generate runs rounds 2+, generate_shared round 1.
+LATER_READS = {
+    c: strategy_reads(RESOLVED_CONDITIONS[c]["prompt"], 2) for c in CONDITIONS
+}
+SHARED_READS = {
+    g: strategy_reads(s["prompt"], 1) for g, s in SHARED_GENERATIONS.items()
 }
 
 
@@ -26,14 +35,11 @@ def generator_checkpoint(wc):
 def generate_inputs(wc):
     """The generator's checkpoint (generator_checkpoint), plus the documents the prompting strategy takes prompts
     from: real text, or (self_prefix after round 1) round r-1's own generated corpus."""
-    from selftrain.prompts import strategy_reads
-
     inputs = {"model": generator_checkpoint(wc)}
     if "generation" in wc.keys():
-        prompt = SHARED_GENERATIONS[wc.generation]["prompt"]
+        reads = SHARED_READS[wc.generation]
     else:
-        prompt = condition(wc.condition)["prompt"]
-    reads = strategy_reads(prompt, int(wc.round))
+        reads = LATER_READS[wc.condition]
     if "real" in reads:
         inputs["real"] = TRAIN_JSONL
     if "previous" in reads:

@@ -1,13 +1,15 @@
 # Input function of rule train_round (rules/train.smk includes this file).
+from selftrain.regimes import regime_class
+
+# each condition's data regime class, found once at load (regime_class checks the spec against the schema)
+REGIME_OF = {c: regime_class(RESOLVED_CONDITIONS[c]["data"]) for c in CONDITIONS}
 
 
 def train_inputs(wc):
     """Round r continues from round r-1 (init previous) or restarts from the base model (init base), and
     trains on the filtered corpora its data regime names."""
-    from selftrain.regimes import regime_class
-
     spec = condition(wc.condition)
-    regime = regime_class(spec["data"])
+    regime = REGIME_OF[wc.condition]
     init = (
         BASE_CHECKPOINT.format(model=wc.model)
         if spec["init"] == "base"

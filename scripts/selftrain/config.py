@@ -109,8 +109,10 @@ def _where(config: dict, model: str, section: str, key: str) -> str:
 def check_budgets(config: dict) -> None:
     """Cross-key rules a schema cannot state: budgets that no run could meet fail before any job."""
     problems = []
-    for name in config["conditions"]:
-        s = resolve_condition(config, name)["sampling"]
+    # resolved once: the model loop below reads every condition again (a schema check each, seconds on a large grid)
+    resolved = {name: resolve_condition(config, name) for name in config["conditions"]}
+    for name, cond in resolved.items():
+        s = cond["sampling"]
         if s["min_new_tokens"] > s["max_new_tokens"]:
             problems.append(f"config key 'conditions.{name}.sampling.min_new_tokens': {s['min_new_tokens']} exceeds "
                             f"max_new_tokens {s['max_new_tokens']}, so every continuation would be discarded")
@@ -133,8 +135,7 @@ def check_budgets(config: dict) -> None:
             # positions the model never saw in training: perplexity inflates silently instead of failing
             problems.append(f"config key '{_where(config, model, 'evaluation', 'max_length')}': {evaluation['max_length']} "
                             f"exceeds models.{model}.base.architecture.max_position_embeddings {context}")
-        for name in config["conditions"] if context else ():
-            cond = resolve_condition(config, name)
+        for name, cond in resolved.items() if context else ():
             longest = 1 + cond["prompt"].get("prefix_tokens", 0) + cond["sampling"]["max_new_tokens"]
             if cond["prompt"]["strategy"] != "topic" and longest > context:
                 problems.append(f"config key 'conditions.{name}.sampling.max_new_tokens': BOS + prompt + "
