@@ -20,6 +20,7 @@ def test_quick_benchmarks_run_and_report_every_figure(tmp_path):
                  "training matmul FLOP/s share", "training.compile", "perplexity eval tokens/s ours (sorted, batched)",
                  "downstream tasks through lm-eval: compiled task templates",
                  "MinHash dedup on 2,000 short documents", "perplexity scoring on 2,000 short documents",
-                 "snakemake -n, 1 models x 4 conditions", "step cold-start import seconds"):
+                 "snakemake -n, 1 models x 4 conditions",
+                 "snakemake --profile slurm -n, paper preset", "step cold-start import seconds"):
         assert name in proc.stdout, name
     assert "same_perplexity=True" in proc.stdout and "same_scores=True" in proc.stdout
