@@ -9,6 +9,7 @@ rule manifest:
         log_path("manifest"),
     benchmark:
         benchmark_path("manifest")
+    localrule: True
     conda:
         "../envs/report.yaml"
     threads: job_threads("report", 1)

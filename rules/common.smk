@@ -3,6 +3,7 @@
 # functions and params helpers are in rules/functions/<stage>.smk, included by its rules/<stage>.smk (a file
 # that defines functions holds no rules: snakemake --lint flags the mix).
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from selftrain.config import (
     read_config_files,  # noqa: E402
     resolve_condition,
     shared_round_keys,
+    taught_keys,
     validate_config,
 )
 from selftrain.cost_plan import planned_runtimes, runtime_default  # noqa: E402
@@ -43,12 +45,17 @@ try:
     )
     # lm-eval's task index is read by the main process only: every cluster job parses this file again
     validate_config(config, check_tasks=workflow.is_main_process)
-    check_paths(config)
-    check_memory(
-        config
-    )  # before any job: a batch that cannot be split, a plan that cannot fit the GPUs
+    # checks and plans only the main process needs: a Slurm job's snakemake (exec mode remote) runs one job whose
+    # config the main process checked. Its runtime resource is no request there: Snakemake caps each resource at
+    # the --resources the main process passes (rules.py expand_resources, constraints=global_resources) and the
+    # jobstep plugin reads cpus_per_task and the GPUs only (snakemake_executor_plugin_slurm_jobstep), so a job
+    # takes the rules' defaults (no plan) at no cost to what Slurm was asked for.
+    if workflow.is_main_process:
+        check_paths(config)
+        # before any job: a batch that cannot be split, a plan that cannot fit the GPUs
+        check_memory(config)
     # the runtime of each (model, kind) the cost plan estimates, for kinds whose config sets none (resource())
-    PLANNED_RUNTIMES = planned_runtimes(config)
+    PLANNED_RUNTIMES = planned_runtimes(config) if workflow.is_main_process else {}
 except InputError as e:
     raise WorkflowError(str(locate(e, CONFIG_SOURCES))) from None
 
@@ -101,6 +108,20 @@ CHAIN_OF = {c: shared_round_keys(RESOLVED_CONDITIONS[c])[1] for c in CONDITIONS}
 # a shared generation's teacher, and the models that score a condition's (or a shared) filter chain
 SHARED_GENERATOR = {GENERATION_OF[c]: GENERATOR_OF[c] for c in CONDITIONS}
 SCORERS_OF = {c: named_scorers(RESOLVED_CONDITIONS[c]["filters"]) for c in CONDITIONS}
+# a teacher's corpus of a round, once for every student and condition that would get it the same way (teacher,
+# prompt, sampling, budget: config.taught_key), its seed from that key; a student's round folder links to it
+TAUGHT_KEY = "{teacher}/teaching/seed{seed}/round{round}/{taught}"
+TAUGHT_GENERATED = (
+    "results/{teacher}/teaching/seed{seed}/round{round}/{taught}/generated.jsonl"
+)
+# {round: taught key} of each branch (model, condition) whose condition has a teacher
+TAUGHT_OF = {
+    (m, c): taught_keys(config, RESOLVED_CONDITIONS[c], m)
+    for m, c in BRANCHES
+    if GENERATOR_OF[c]
+}
+# a shared round-1 generation with a teacher, per student: the teacher's corpus it is
+SHARED_TAUGHT = {(m, GENERATION_OF[c]): keys[1] for (m, c), keys in TAUGHT_OF.items()}
 SHARED_SCORERS = {CHAIN_OF[c]: SCORERS_OF[c] for c in CONDITIONS}
 # rounds after the first, which every condition generates and filters itself
 LATER_ROUND = r"[2-9]|[1-9]\d+"
@@ -140,6 +161,8 @@ wildcard_constraints:
     name=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     task=r"[A-Za-z0-9][A-Za-z0-9_]*",
     set=r"[A-Za-z0-9][A-Za-z0-9_]*",
+    teacher=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    taught=r"gen-[0-9a-f]{16}",
 
 
 def checkpoint_output(pattern):
@@ -160,6 +183,33 @@ def checkpoint_of(model, condition, seed, round_):
     return ROUND_CHECKPOINT.format(
         model=model, condition=condition, seed=seed, round=round_
     )
+
+
+def taught_corpus(model, condition, seed, round_):
+    """The teacher's corpus a branch with a teacher reads in a round (TAUGHT_GENERATED)."""
+    return TAUGHT_GENERATED.format(
+        teacher=GENERATOR_OF[condition],
+        seed=seed,
+        round=round_,
+        taught=TAUGHT_OF[model, condition][int(round_)],
+    )
+
+
+def shared_generated(model, seed, round_, generation):
+    """A shared round-1 corpus of a model: its own base model's, or a teacher's (taught_corpus)."""
+    key = SHARED_TAUGHT.get((model, generation))
+    if key:
+        return TAUGHT_GENERATED.format(
+            teacher=SHARED_GENERATOR[generation], seed=seed, round=round_, taught=key
+        )
+    return SHARED_GENERATED.format(
+        model=model, seed=seed, round=round_, generation=generation
+    )
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly these names (none: a pattern that matches nothing)."""
+    return "|".join(re.escape(n) for n in sorted(names)) or "(?!)"
 
 
 def previous_checkpoint(wc):
@@ -202,13 +252,16 @@ def per_model(value_of):
 
 def job_seed(wc, stage):
     """Seeds derive from (global seed, model, condition, seed index, round, stage), never job order; a shared
-    round-1 job's from its slice keys in place of a condition name, so that it does not depend on which
-    conditions share it."""
+    round-1 job's from its slice keys in place of a condition name, and a teacher's corpus's from the teacher and its
+    taught key, so that it does not depend on which conditions (or students) share it.
+    """
     owner = wc.get("condition") or "/".join(
-        filter(None, (wc.get("generation"), wc.get("chain")))
+        filter(None, (wc.get("generation"), wc.get("chain"), wc.get("taught")))
     )
+    # a teacher's corpus: the teacher's name in place of a student's
+    model = wc.get("model") or wc.get("teacher")
     return derive_seed(
-        config["seed"], wc.model, owner, wc.get("seed", ""), wc.get("round", 0), stage
+        config["seed"], model, owner, wc.get("seed", ""), wc.get("round", 0), stage
     )
 
 
@@ -240,6 +293,8 @@ def planned(model, kind, key, default):
 
 def teacher_of(wc):
     """The teacher that writes a generate job's corpus (None: the model being trained)."""
+    if "teacher" in wc.keys():
+        return wc.teacher
     if "generation" in wc.keys():
         return SHARED_GENERATOR[wc.generation]
     return GENERATOR_OF[wc.condition] if "condition" in wc.keys() else None

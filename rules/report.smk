@@ -1,3 +1,5 @@
+# Report stage: seconds of work each (tables, a figure, a text from records), so localrules: on a cluster they run
+# where snakemake runs instead of waiting in the queue for a node (rules/archive.smk's manifest too).
 rule aggregate:
     input:
         **(
@@ -26,6 +28,7 @@ rule aggregate:
         log_path("aggregate"),
     benchmark:
         benchmark_path("aggregate")
+    localrule: True
     conda:
         "../envs/report.yaml"
     threads: job_threads("report", 1)
@@ -50,6 +53,7 @@ rule plot:
         log_path("plot"),
     benchmark:
         benchmark_path("plot")
+    localrule: True
     conda:
         "../envs/report.yaml"
     threads: job_threads("report", 1)
@@ -68,6 +72,7 @@ rule reading:
         log_path("reading"),
     benchmark:
         benchmark_path("reading")
+    localrule: True
     conda:
         "../envs/report.yaml"
     threads: job_threads("report", 1)

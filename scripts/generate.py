@@ -1,6 +1,6 @@
 """Step: the model of round r-1 writes round r's synthetic corpus with the condition's prompting strategy."""
 
-from selftrain.config import sharing_conditions
+from selftrain.config import sharing_conditions, taught_branches
 from selftrain.generation import (generate_corpus, hf_sampler, select_backend, vllm_device, vllm_llm,
                                   vllm_sampler)
 from selftrain.io import read_jsonl, write_jsonl
@@ -16,10 +16,15 @@ if __name__ == "__main__":
     p, w = snakemake.params, snakemake.wildcards
     round_ = int(w["round"])
     with step(snakemake) as log:
-        # a shared round 1 names the conditions that share it (from the config, not params: see sharing_conditions)
-        names = [w["condition"]] if "condition" in w.keys() else sharing_conditions(
-            snakemake.config, w["generation"], w["chain"] if "chain" in w.keys() else None)
-        owner = f"condition{'s' if len(names) > 1 else ''} {', '.join(names)}"
+        # a shared round 1 names the conditions that share it, a teacher's corpus the student/condition branches that
+        # read it (from the config, not params: see sharing_conditions)
+        if "taught" in w.keys():
+            names, what = taught_branches(snakemake.config, w["taught"], round_), ("branch", "branches")
+        else:
+            names = [w["condition"]] if "condition" in w.keys() else sharing_conditions(
+                snakemake.config, w["generation"], w["chain"] if "chain" in w.keys() else None)
+            what = ("condition", "conditions")
+        owner = f"{what[len(names) > 1]} {', '.join(names)}"
         where = f"{owner} seed {w['seed']} round {round_}"
         backend = select_backend(p.generation["backend"])
         sampling = p.sampling

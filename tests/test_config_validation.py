@@ -56,7 +56,7 @@ CASES = {
         "last_word_choice, minimal_pairs or a task of lm-eval's index)"),
     "condition named like a pipeline folder": (
         lambda c: c["conditions"].update(round0={"prompt": {"strategy": "unconditional"}}),
-        "config key 'conditions': name 'round0' is reserved (the pipeline's own entries: round0, tokenizer, shared)"),
+        "config key 'conditions': name 'round0' is reserved (the pipeline's own entries: round0, tokenizer, shared, teaching)"),
     "condition name too long for a file name": (
         lambda c: c["conditions"].update({LONG: {"prompt": {"strategy": "unconditional"}}}),
         "config key 'conditions': name 'cccccccccccccccccccccccccccccccccccccccc'... is 300 characters (at most 128: it "

@@ -2,15 +2,17 @@
 subsets, runtimes from the plan and the config's override (their doubling on retry: test_slurm.py), the command's
 table, the calibration and the GPU script without a GPU."""
 
+import collections
 import json
 import math
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from selftrain.config import deep_merge, resolve_condition, shared_round_keys, validate_config
+from selftrain.config import deep_merge, resolve_condition, shared_round_keys, taught_keys, validate_config
 from selftrain.cost_plan import (HUB_TOKENS_PER_DOCUMENT, THROUGHPUT, forward_flops, plan, planned_runtimes,
                                  runtime_default, subset, table, train_flops, utilization)
 from selftrain.io import InputError
@@ -89,7 +91,8 @@ def test_job_counts_are_the_dags():
     """configs/paper.yaml per model: round 1 generated once per distinct prompt (3: self_prefix64 starts like
     unconditional) and filtered once per chain on it, 3 seeds; rounds 2-5 per condition (20 grid points). 1B and 7B
     also train in distill13b (13B generates: a generation of its own) and judge13b (topic's shared generation, a chain
-    of its own that 13B scores); those jobs are 13B's, per student."""
+    of its own that 13B scores); those jobs are 13B's: its filter jobs per student (each student's own corpus), its
+    generate jobs once for both (the same prompts, sampling and budget: one corpus), under the first student."""
     got = counts(plan(validate_config(paper_raw())))
     grid = {"base": 1, "generate": 3 * 3 + 20 * 3 * 4, "filter": 3 * 5 * 3 + 20 * 3 * 4, "train": 20 * 3 * 5,
             "evaluate": 1 + 20 * 3 * 5}
@@ -100,7 +103,8 @@ def test_job_counts_are_the_dags():
                      (student, "filter", None): grid["filter"] + 3 + 3 * 4,  # distill13b's chain (none)
                      (student, "train", None): grid["train"] + 2 * 3 * 5,
                      (student, "evaluate", None): grid["evaluate"] + 2 * 3 * 5,
-                     ("olmo2-13b", "generate", student): 3 + 3 * 4, ("olmo2-13b", "filter", student): 3 + 3 * 4}
+                     ("olmo2-13b", "filter", student): 3 + 3 * 4}
+    expected["olmo2-13b", "generate", "olmo2-1b"] = 3 + 3 * 4
     assert got == expected
 
 
@@ -158,7 +162,7 @@ def test_a_teachers_and_a_scorers_jobs_are_theirs(tmp_path):
     # the dry run's generate and filter jobs ask for them
     write_config(tmp_path, strategic())
     out = snakemake(tmp_path, "-n", "results/figures/collapse.pdf").stdout
-    taught_gen = shared_round_keys(resolve_condition(config, "taught"))[0]
+    taught = taught_keys(config, resolve_condition(config, "taught"), "pico")
     judged_chain = shared_round_keys(resolve_condition(config, "judged"))[1]
     asked = {}
     for block in out.split("\nrule ")[1:]:
@@ -166,8 +170,8 @@ def test_a_teachers_and_a_scorers_jobs_are_theirs(tmp_path):
         resources = dict(r.split("=", 1) for r in fields.get("resources", "").split(", ") if "=" in r)
         rule, output = block[:block.index(":")], fields["output"].split(",")[0]
         asked[rule, output] = (resources.get("gpu"), resources.get("runtime"))
-    assert asked["generate_shared", f"results/pico/shared/seed0/round1/{taught_gen}/generated.jsonl"] == ("2", "15")
-    assert asked["generate", "results/pico/taught/seed0/round2/generated.jsonl"] == ("2", "15")
+    assert asked["generate_taught", f"results/big/teaching/seed0/round1/{taught[1]}/generated.jsonl"] == ("2", "15")
+    assert asked["generate_taught", f"results/big/teaching/seed0/round2/{taught[2]}/generated.jsonl"] == ("2", "15")
     assert asked["generate", "results/pico/naive/seed0/round2/generated.jsonl"] == ("1", "6")
     assert asked["filter_corpus", "results/pico/judged/seed0/round2/filtered.jsonl"] == ("1", "16")
     assert not any(rule == "train_round" and "results/big/" in output for rule, output in asked)
@@ -335,3 +339,53 @@ def test_calibration_compares_measured_and_planned_seconds(tmp_path):
     assert rows["train"]["wall_ratio"] == pytest.approx(12.0 / (1536 * 3 * 61760 / 1e9))
     assert (rows["evaluate"]["jobs"], rows["evaluate"]["planned_jobs"], rows["evaluate"]["wall"]) == (2, 2, 8.0)
     assert rows["train"]["body"] is None  # no job logs here
+
+
+def dry_run_jobs(out: str) -> list[tuple[str, list[str], list[str]]]:
+    """(rule, inputs, outputs) of each job a dry run prints."""
+    jobs = []
+    for block in re.split(r"\n(?:local)?rule ", out)[1:]:
+        fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
+        jobs.append((block[:block.index(":")], [f for f in fields.get("input", "").split(", ") if f],
+                     fields["output"].split(", ")))
+    return jobs
+
+
+def test_a_teachers_corpus_is_one_job_for_both_students(tmp_path):
+    """A teacher and two students: each round's corpus is one generate job (its seed from the teacher and the taught
+    key, no student), which both students' train jobs read (through their filter and the link in their round
+    folder); the plan counts it once."""
+    cfg = strategic()
+    cfg["rounds"] = 3
+    cfg["models"]["pico2"] = cfg["models"]["pico"]
+    cfg["conditions"] = {"taught": {**STRATEGIC["taught"], "students": ["pico", "pico2"]},
+                         "selftaught": {"prompt": {"strategy": "self_prefix", "prefix_tokens": 8},
+                                        "generator": {"model": "big"}, "students": ["pico", "pico2"]}}
+    write_config(tmp_path, cfg)
+    jobs = dry_run_jobs(snakemake(tmp_path, "-n", "results/figures/collapse.pdf").stdout)
+    writes = {out: (rule, inputs) for rule, inputs, outputs in jobs for out in outputs}
+    config = validate_config(json.loads(json.dumps(cfg)))
+    for name in ("taught", "selftaught"):
+        keys = taught_keys(config, resolve_condition(config, name), "pico")
+        assert keys == taught_keys(config, resolve_condition(config, name), "pico2")
+        for r in (1, 2, 3):
+            corpus = f"results/big/teaching/seed0/round{r}/{keys[r]}/generated.jsonl"
+            assert writes[corpus][0] == "generate_taught"
+            assert writes[corpus][1][0] == "results/big/round0/checkpoint"  # the teacher's weights
+            if name == "selftaught" and r > 1:  # its prompts: the teacher's own corpus of round r-1
+                assert writes[corpus][1][1:] == [f"results/big/teaching/seed0/round{r - 1}/{keys[r - 1]}/generated.jsonl"]
+
+            def corpora(path):
+                """The teacher's corpora a target is made from, following the DAG back to them."""
+                rule, inputs = writes.get(path, (None, []))
+                if rule == "generate_taught":
+                    return {path}
+                return set().union(*(corpora(i) for i in inputs if "/round0/" not in i and "results/data" not in i))
+
+            for student in ("pico", "pico2"):
+                train = f"results/{student}/{name}/seed0/round{r}/checkpoint"
+                assert corpus in corpora(train), (student, name, r)
+    # one generate job per distinct corpus: taught's 3 rounds, selftaught's round 1 (unconditional) and its 2 later
+    assert collections.Counter(rule for rule, _, _ in jobs if rule.startswith("generate")) == {"generate_taught": 6}
+    result = plan(config, root=tmp_path)
+    assert counts(result)["big", "generate", "pico"] == 3 + 1 + 2 and ("big", "generate", "pico2") not in counts(result)

@@ -134,8 +134,12 @@ def test_the_mentor_writes_every_round_and_judges_it_and_the_records_say_so(grid
         assert {g["prompt"] for g in read_jsonl(d / "generated.jsonl")} <= topics  # designed prompts
         filtered = record_of(d / "filtered.jsonl")
         assert filtered["input"]["files"][mentor]["sha256"] == digest and filtered["input"]["named"]["scorer:mentor"] == mentor
+        # the mentor's corpus, written once for every student that reads it, with no student in its params
+        assert Path(os.path.realpath(d / "generated.jsonl")).parent.parent.parent.parent == grid_run / "results/mentor/teaching"
+        assert "pico" not in json.dumps(generated["params"])
     # the mentor's own corpora exist nowhere: no condition trains it; its round 0 is evaluated
-    assert sorted(p.name for p in (grid_run / "results/mentor").iterdir() if p.is_dir()) == ["round0", "tokenizer"]
+    assert sorted(p.name for p in (grid_run / "results/mentor").iterdir() if p.is_dir()) == ["round0", "teaching",
+                                                                                               "tokenizer"]
     assert json.loads((grid_run / "results/mentor/round0/eval.json").read_text())["round"] == 0
 
 

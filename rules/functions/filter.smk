@@ -20,7 +20,9 @@ def shared_round(wc):
         chain=CHAIN_OF[wc.condition],
     )
     return {
-        "generated": SHARED_GENERATED.format(**key),
+        "generated": shared_generated(
+            wc.model, wc.seed, wc.round, GENERATION_OF[wc.condition]
+        ),
         "filtered": SHARED_FILTERED.format(**key),
         "stats": SHARED_FILTER_STATS.format(**key),
     }
@@ -31,9 +33,7 @@ def filter_inputs(wc):
     model, real text, round 1's generated corpus (the detector's machine examples). One function, not
     one per input: Snakemake's cost per job grows with the callables it evaluates."""
     if "chain" in wc.keys():  # a shared round 1: the base model generated it
-        generated = SHARED_GENERATED.format(
-            model=wc.model, seed=wc.seed, round=wc.round, generation=wc.generation
-        )
+        generated = shared_generated(wc.model, wc.seed, wc.round, wc.generation)
         needs, reference, model = (
             SHARED_NEEDS[wc.chain],
             generated,

@@ -1,5 +1,5 @@
 # Input function and params of rules generate and generate_shared (rules/generate.smk includes this file).
-from selftrain.config import round1_generation
+from selftrain.config import round1_generation, round_generation
 from selftrain.prompts import strategy_reads
 
 # the spec of each shared round-1 generation (GENERATION_OF), taken from any condition that has it
@@ -14,6 +14,40 @@ LATER_READS = {
 SHARED_READS = {
     g: strategy_reads(s["prompt"], 1) for g, s in SHARED_GENERATIONS.items()
 }
+# each teacher's corpus (TAUGHT_OF): its generation slice and budget, what its prompt reads (a key of a later round
+# is a self_prefix spec, which reads round r-1's corpus), and the key of that corpus of round r-1
+TAUGHT = {}
+TAUGHT_PREVIOUS = {}
+for (m, c), keys in TAUGHT_OF.items():
+    for r, key in keys.items():
+        TAUGHT[key] = {
+            **round_generation(RESOLVED_CONDITIONS[c], r),
+            "tokens_per_round": section(m, "generation")["tokens_per_round"],
+        }
+        if r > 1:
+            TAUGHT_PREVIOUS[key, r] = keys[r - 1]
+TAUGHT_READS = {key: strategy_reads(t["prompt"], 2) for key, t in TAUGHT.items()}
+# the conditions whose later rounds their own model generates, and those a teacher's corpus links to
+OWN_CONDITION = one_of(c for c in CONDITIONS if not GENERATOR_OF[c])
+TAUGHT_CONDITION = one_of(c for c in CONDITIONS if GENERATOR_OF[c])
+
+
+def taught_part(key):
+    """A params entry of a teacher's corpus: its prompt or sampling."""
+    return lambda wc: TAUGHT[wc.taught][key]
+
+
+def taught_settings(wc):
+    """A teacher's corpus's generation section: the teacher's, to the budget of its key."""
+    return {
+        **section(wc.teacher, "generation"),
+        "tokens_per_round": TAUGHT[wc.taught]["tokens_per_round"],
+    }
+
+
+def taught_round(wc):
+    """A student's corpus of a round after the first, with a teacher: the teacher's corpus it links to."""
+    return {"generated": taught_corpus(wc.model, wc.condition, wc.seed, wc.round)}
 
 
 def shared_part(key):
@@ -34,15 +68,25 @@ def generator_checkpoint(wc):
 
 def generate_inputs(wc):
     """The generator's checkpoint (generator_checkpoint), plus the documents the prompting strategy takes prompts
-    from: real text, or (self_prefix after round 1) round r-1's own generated corpus."""
+    from: real text, or (self_prefix after round 1) round r-1's own generated corpus (a teacher's: its own).
+    """
     inputs = {"model": generator_checkpoint(wc)}
-    if "generation" in wc.keys():
+    if "taught" in wc.keys():
+        reads = TAUGHT_READS[wc.taught]
+    elif "generation" in wc.keys():
         reads = SHARED_READS[wc.generation]
     else:
         reads = LATER_READS[wc.condition]
     if "real" in reads:
         inputs["real"] = TRAIN_JSONL
-    if "previous" in reads:
+    if "previous" in reads and "taught" in wc.keys():
+        inputs["previous"] = TAUGHT_GENERATED.format(
+            teacher=wc.teacher,
+            seed=wc.seed,
+            round=int(wc.round) - 1,
+            taught=TAUGHT_PREVIOUS[wc.taught, int(wc.round)],
+        )
+    elif "previous" in reads:
         inputs["previous"] = GENERATED.format(
             model=wc.model,
             condition=wc.condition,

@@ -390,13 +390,42 @@ def locate(error: InputError, sources: list[tuple[str, dict]]) -> InputError:
     return InputError("\n".join(lines))
 
 
-def round1_generation(condition: dict) -> dict:
-    """What a resolved condition's round-1 generation reads besides the base model: the prompt spec in force
-    at round 1, the sampling preset and a teacher that generates instead (absent for naive recursion, so that
-    its folder names stay those of before teachers existed). Conditions equal in these share round 1's corpus."""
-    out = {"prompt": strategy_for_round(condition["prompt"], 1), "sampling": condition["sampling"]}
+def round_generation(condition: dict, round_: int) -> dict:
+    """What a resolved condition's generation of a round reads besides the generator's weights: the prompt spec in
+    force at that round, the sampling preset and a teacher that generates instead (absent for naive recursion, so
+    that its folder names stay those of before teachers existed)."""
+    out = {"prompt": strategy_for_round(condition["prompt"], round_), "sampling": condition["sampling"]}
     if condition.get("generator"):
         out["generator"] = condition["generator"]
+    return out
+
+
+def round1_generation(condition: dict) -> dict:
+    """round_generation of round 1: conditions equal in it share round 1's corpus."""
+    return round_generation(condition, 1)
+
+
+def taught_key(generation: dict, tokens_per_round: int) -> str:
+    """The folder of a teacher's corpus under results/<teacher>/teaching/seed<s>/round<r>/: a slice hash of a
+    round_generation with a teacher and the budget it is written to (the student's tokens_per_round). Every
+    student and condition equal in these reads one corpus; its seed derives from this key, never a student."""
+    return "gen-" + slice_hash({**generation, "tokens_per_round": tokens_per_round})
+
+
+def taught_keys(config: dict, condition: dict, model: str) -> dict[int, str]:
+    """{round: taught_key} of each round of a resolved condition with a teacher, for its student model."""
+    tokens = model_section(config, model, "generation")["tokens_per_round"]
+    return {r: taught_key(round_generation(condition, r), tokens) for r in range(1, config["rounds"] + 1)}
+
+
+def taught_branches(config: dict, key: str, round_: int) -> list[str]:
+    """The branches (student/condition) whose round round_ corpus is the teacher's corpus key: named in the
+    generate job's messages, never in its params (renaming a condition or a student must not rerun it)."""
+    out = []
+    for name in sorted(config["conditions"]):
+        cond = resolve_condition(config, name)
+        if cond.get("generator"):
+            out += [f"{m}/{name}" for m in students(config, cond) if taught_keys(config, cond, m)[round_] == key]
     return out
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from .config import (GRID_AXES, SCORER_ROLES, deep_merge, expand_grid, generator_model, model_section, named_scorers,
-                     resolve_condition, shared_round_keys, students)
+                     resolve_condition, round_generation, shared_round_keys, students, taught_key)
 from .io import InputError
 from .memory_plan import HUB_ARCHITECTURES, architecture, gpus, parameters
 from .prompts import strategy_for_round
@@ -360,6 +360,7 @@ class Planner:
         self.shapes = {m: architecture(config, m) for m in config["models"]}
         self.bases = {}  # model -> seconds of its base job, where its chains of dependent jobs start
         self.evaluations = {}  # model -> (tokens, what they leave out) of one of its evaluations
+        self.taught = {}  # (config.taught_key, what) -> a teacher's generate jobs, counted once for every student
         self.tables = throughput_tables(config, root)
         self.plan = Plan(device=config["cost"]["gpu"])
         complete = {d for d, t in self.tables.items() if {"peak_tflops", "source"} <= set(t)}
@@ -456,6 +457,11 @@ class Planner:
         """Generate jobs of a branch of a model, at its budget: its teacher's (the teacher's shape, backend and GPUs)
         where the condition names one, else its own."""
         writer = generator_model(cond) or model
+        # a teacher's corpus is written once for every student that gets it the same way (rules: generate_taught):
+        # the first student's jobs stand for the others'
+        taught = (taught_key(round_generation(cond, round_), self.budget(model)), what) if writer != model else None
+        if taught in self.taught:
+            return self.taught[taught]
         a, n = self.shapes[writer], gpus(self.config, writer, "generate")
         # vLLM on GPU jobs (auto picks it where it is installed, as requirements-gpu.txt installs it) over the job's
         # GPUs; the transformers generator loads the model on the CPU
@@ -464,9 +470,13 @@ class Planner:
         jobs = Jobs(writer, "generate", what, count, n, student=None if writer == model else model,
                     tokens=self.budget(model) + self.documents(model, cond) * p_tokens)
         if a is None:
-            return self.add(jobs, a, None, False, 1, f"the teacher {writer}'s shape is unknown")
-        return self.add(jobs, a, forward_flops(a, p_tokens + cond["sampling"]["max_new_tokens"] / 2), on_gpu,
-                        n if on_gpu else 1)
+            self.add(jobs, a, None, False, 1, f"the teacher {writer}'s shape is unknown")
+        else:
+            self.add(jobs, a, forward_flops(a, p_tokens + cond["sampling"]["max_new_tokens"] / 2), on_gpu,
+                     n if on_gpu else 1)
+        if taught:
+            self.taught[taught] = jobs
+        return jobs
 
     def filtering(self, model: str, cond: dict, what: str, count: int, round_: int) -> Jobs:
         """Filter jobs of a branch of a model: a perplexity step scores with its scorer's shape (a named scorer's, else
