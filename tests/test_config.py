@@ -150,12 +150,12 @@ def test_every_perplexity_set_and_the_measured_figures_are_found_before_any_job(
     (tmp_path / "web.jsonl").write_text('{"text": "a page"}\n')
     (tmp_path / "gpu.json").write_text("{}")
     with pytest.raises(InputError, match=r"^invalid config:\n  config key 'evaluation.perplexity_sets.web.text_key': "
-                                         r"the first record of web.jsonl has no field 'body'$"):
+                                         r"web.jsonl:1: missing key 'body'$"):
         check_paths(validate_config(copy.deepcopy(c)), tmp_path)
     (tmp_path / "web.jsonl").write_text('\n{"body": "a page"}\n')
     check_paths(validate_config(copy.deepcopy(c)), tmp_path)
     c["corpus"] = {"source": "jsonl", "path": "web.jsonl"}  # the corpus's text_key is checked the same way
-    with pytest.raises(InputError, match="config key 'corpus.text_key': the first record of web.jsonl has no field 'text'"):
+    with pytest.raises(InputError, match="config key 'corpus.text_key': web.jsonl:2: missing key 'text'"):
         check_paths(validate_config(c), tmp_path)
 
 

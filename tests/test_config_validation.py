@@ -175,6 +175,32 @@ CASES = {
         lambda c: c["models"].update(current=copy.deepcopy(model(c))),
         "config key 'models': name 'current' is reserved (the pipeline's own entries: data, figures, logs, benchmarks, "
         "archive, summary.csv, summary_ci.csv, manifest.json, current, base)"),
+    # issue 27: lists naming a thing twice, empty paths, GPUs asked for twice
+    "task named twice": (
+        lambda c: c["evaluation"]["downstream"].update(tasks=[{"name": "last_word"}, {"name": "last_word"}]),
+        "config key 'evaluation.downstream.tasks': task 'last_word' named twice (name each task once)"),
+    "task named twice in a model's override": (
+        lambda c: model(c).update(evaluation={"downstream": {"tasks": [{"name": "minimal_pairs"}] * 2}}),
+        "config key 'models.tiny.evaluation.downstream.tasks': task 'minimal_pairs' named twice (name each task once)"),
+    "student named twice": (lambda c: cond(c).update(students=["tiny", "tiny"]),
+                            "config key 'conditions.real_prefix.students': ['tiny', 'tiny'] has non-unique elements"),
+    "topic named twice": (lambda c: cond(c).update(prompt={"strategy": "topic", "topics": ["war", "war"]}),
+                          "config key 'conditions.real_prefix.prompt.topics': ['war', 'war'] has non-unique elements"),
+    "empty perplexity set path": (
+        lambda c: c["evaluation"].update(perplexity_sets={"web": {"source": "jsonl", "path": ""}}),
+        "config key 'evaluation.perplexity_sets.web.path': '' should be non-empty"),
+    "empty kernel spread path": (lambda c: c["verdict"].update(kernel_spread=""),
+                                 "config key 'verdict.kernel_spread': '' should be non-empty"),
+    "empty local checkpoint path": (lambda c: model(c).update(base={"kind": "local", "path": ""}),
+                                    "config key 'models.tiny.base.path': '' should be non-empty"),
+    "gpus beside a gres": (
+        lambda c: c["resources"].update(train={"gpus": 2, "gres": "gpu:a100:2"}),
+        "config key 'resources.train.gpus': given beside resources.train.gres (ask for the GPUs once: gpus N, or a "
+        "gres such as gpu:a100:N)"),
+    "gpus beside a gres of a model": (
+        lambda c: model(c).update(resources={"generate": {"gres": "gpu:1", "gpus": 1}}),
+        "config key 'models.tiny.resources.generate.gpus': given beside models.tiny.resources.generate.gres (ask for "
+        "the GPUs once: gpus N, or a gres such as gpu:a100:N)"),
 }
 
 
@@ -255,3 +281,62 @@ def test_max_length_beyond_a_local_checkpoints_context(tmp_path):
         check_paths(validate_config(c), tmp_path)
     assert str(e.value).splitlines()[1] == (
         "  config key 'evaluation.max_length': 512 exceeds max_position_embeddings 256 of base/config.json")
+
+
+def path_problems(tmp_path, mutate) -> list[str]:
+    """check_paths' lines for the default config changed by mutate, files under tmp_path."""
+    from selftrain.config import check_paths
+
+    c = copy.deepcopy(DEFAULT)
+    mutate(c)
+    with pytest.raises(InputError) as e:
+        check_paths(validate_config(c), tmp_path)
+    return [line.strip() for line in str(e.value).splitlines()[1:]]
+
+
+def test_a_kernel_spread_file_is_parsed_as_aggregate_reads_it(tmp_path):
+    """Not only there: a file that is no JSON, no kernel-spread file or holds a negative tolerance stops the load."""
+    spread = tmp_path / "spread.json"
+    where = "config key 'verdict.kernel_spread'"
+    use = lambda c: c["verdict"].update(kernel_spread="spread.json")  # noqa: E731
+    spread.write_text('{"tolerances": {')
+    assert path_problems(tmp_path, use) == [
+        f"{where}: spread.json is not JSON (Expecting property name enclosed in double quotes: line 1 column 17 (char 16))"]
+    spread.write_text('{"runs": []}')
+    assert path_problems(tmp_path, use) == [
+        f"{where}: spread.json is no kernel-spread file (scripts/kernel_spread.py writes one: "
+        "tolerances.<metric>.interval_bounds; KeyError 'tolerances')"]
+    spread.write_text('{"tolerances": {"perplexity/heldout/word_perplexity": {"interval_bounds": -0.1}}}')
+    assert path_problems(tmp_path, use) == [
+        f"{where}: spread.json: tolerances.perplexity/heldout/word_perplexity.interval_bounds is -0.1 (a number >= 0)"]
+    spread.write_text('{"tolerances": {"perplexity/heldout/word_perplexity": {"interval_bounds": 0.1}}}')
+    from selftrain.config import check_paths
+
+    c = copy.deepcopy(DEFAULT)
+    use(c)
+    check_paths(validate_config(c), tmp_path)
+
+
+def test_a_jsonl_corpus_is_parsed_whole_and_its_split_leaves_a_batch(tmp_path):
+    """Every record, not the first only, as corpus.load_jsonl reads it; and a held-out fraction that leaves fewer
+    training documents than one batch is refused, naming the key."""
+    corpus = tmp_path / "corpus.jsonl"
+    use = lambda c: c["corpus"].update(source="jsonl", path="corpus.jsonl")  # noqa: E731
+    corpus.write_text("".join(f'{{"text": "document {i}"}}\n' for i in range(40)) + '{"txt": "late typo"}\n')
+    assert path_problems(tmp_path, use) == ["config key 'corpus.text_key': corpus.jsonl:41: missing key 'text'"]
+    corpus.write_text("".join(f'{{"text": "document {i}"}}\n' for i in range(40)) + "{not json}\n")
+    assert path_problems(tmp_path, use)[0].startswith("config key 'corpus.path': corpus.jsonl:41: invalid JSON")
+    corpus.write_text("".join(f'{{"text": "document {i}"}}\n' for i in range(40)))
+    batch = validate_config(copy.deepcopy(DEFAULT))["training"]["batch_size"]
+    assert batch < 40
+    # 40 documents, a held-out fraction leaving batch - 1 for training
+    fraction = (40 - batch + 1) / 40
+    # (the largest batch of a training that reads them: the default's base pre-training and rounds both take 16)
+    assert path_problems(tmp_path, lambda c: (use(c), c["corpus"].update(heldout_fraction=fraction))) == [
+        f"config key 'corpus.heldout_fraction': {fraction} of 40 documents leaves {batch - 1} for training, fewer "
+        f"than one batch (models.tiny.base.training.batch_size = {batch})"]
+    # max_documents counts too, where the corpus holds more
+    assert path_problems(tmp_path, lambda c: (use(c), c["corpus"].update(max_documents=batch))) == [
+        f"config key 'corpus.heldout_fraction': {DEFAULT['corpus']['heldout_fraction']} of {batch} documents leaves "
+        f"{batch - round(batch * DEFAULT['corpus']['heldout_fraction'])} for training, fewer than one batch "
+        f"(models.tiny.base.training.batch_size = {batch})"]

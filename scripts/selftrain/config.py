@@ -80,6 +80,7 @@ def validate_config(config: dict, schema: dict | None = None, check_tasks: bool 
                 raise InputError(f"invalid config:\n  config key 'corpus.{key}': required for source 'hf'")
     check_models_named(config)
     check_budgets(config)
+    check_lists_and_requests(config)
     if check_tasks:
         check_task_names(config)
     return config
@@ -145,6 +146,45 @@ def check_budgets(config: dict) -> None:
         raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(problems)))
 
 
+def check_lists_and_requests(config: dict) -> None:
+    """A downstream task named twice (it would be scored twice, and its columns collide) and a resources block that
+    asks for GPUs both as gpus and as a gres (which one Slurm gets is then a guess): refused before any job."""
+    problems = []
+    for model in config["models"]:
+        tasks = model_section(config, model, "evaluation")["downstream"]["tasks"]
+        names = [t["name"] for t in tasks]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            where = _where(config, model, "evaluation", "downstream")
+            problems.append(f"config key '{where}.tasks': task {name!r} named twice (name each task once)")
+    blocks = [("resources", config["resources"])] + [
+        (f"models.{m}.resources", spec.get("resources", {})) for m, spec in config["models"].items()]
+    for where, kinds in blocks:
+        for kind, block in sorted(kinds.items()):
+            if "gres" in block and "gpus" in block:
+                problems.append(f"config key '{where}.{kind}.gpus': given beside {where}.{kind}.gres (ask for the GPUs "
+                                f"once: gpus N, or a gres such as gpu:a100:N)")
+    if problems:
+        raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(problems)))
+
+
+def check_heldout(config: dict, documents: int) -> list[str]:
+    """The held-out split (corpus.heldout_fraction of `documents`, as corpus.split_documents rounds it) leaves at
+    least one batch of training documents for every training that reads them (a pretrain base, a round)."""
+    from .corpus import held_out_count
+
+    fraction = config["corpus"]["heldout_fraction"]
+    train = documents - held_out_count(documents, fraction)
+    need = {f"models.{m}.base.training.batch_size": spec["base"]["training"]["batch_size"]
+            for m, spec in config["models"].items() if spec["base"]["kind"] == "pretrain"}
+    need |= {_where(config, m, "training", "batch_size"): model_section(config, m, "training")["batch_size"]
+             for m in config["models"]}
+    key, batch = max(need.items(), key=lambda kv: kv[1])
+    if train < batch:
+        return [f"config key 'corpus.heldout_fraction': {fraction} of {documents} documents leaves {max(train, 0)} "
+                f"for training, fewer than one batch ({key} = {batch})"]
+    return []
+
+
 @functools.lru_cache(maxsize=1)
 def lm_eval_task_names() -> frozenset | None:
     """Task, group and tag names of the YAML files lm-eval ships (lm_eval/tasks/**.yaml), read as text (its
@@ -181,11 +221,12 @@ def check_task_names(config: dict) -> None:
         raise InputError("invalid config:\n  " + "\n  ".join(dict.fromkeys(problems)))
 
 
-def source_problems(spec: dict, key: str, root: str | Path = ".") -> list[str]:
+def source_problems(spec: dict, key: str, root: str | Path = ".", counted: dict | None = None) -> list[str]:
     """What stops a text source (corpus or perplexity set; source text_files or jsonl) from loading, found before
-    any job: no path, a glob matching no file, no file, or a first JSONL record without the text field. key: the
-    config key path of the spec ('corpus', 'evaluation.perplexity_sets.<name>')."""
-    import json
+    any job: no path, a glob matching no file, no file, or a JSONL file that its reader (io.iter_jsonl, as
+    corpus.load_jsonl calls it) refuses: a line that is no JSON object or lacks the text field. key: the config key
+    path of the spec ('corpus', 'evaluation.perplexity_sets.<name>'); counted[key]: the records of a JSONL file."""
+    from .io import iter_jsonl
 
     source, path = spec["source"], spec.get("path")
     if source not in ("jsonl", "text_files"):
@@ -198,17 +239,21 @@ def source_problems(spec: dict, key: str, root: str | Path = ".") -> list[str]:
         return []
     if not (Path(root) / path).is_file():
         return [f"config key '{key}.path': no file {path!r}"]
-    with open(Path(root) / path, encoding="utf-8", errors="replace") as f:
-        first = next((line for line in f if line.strip()), None)
-    if first is None:
-        return [f"config key '{key}.path': {path} holds no record"]
-    try:
-        record = json.loads(first)
-    except json.JSONDecodeError as e:
-        return [f"config key '{key}.path': {path}: the first record is not JSON ({e.msg})"]
     text_key = spec.get("text_key", "text")
-    if not isinstance(record, dict) or text_key not in record:
-        return [f"config key '{key}.text_key': the first record of {path} has no field {text_key!r}"]
+    records = 0
+    try:
+        for _ in iter_jsonl(Path(root) / path, required=(text_key,)):
+            records += 1
+    except UnicodeDecodeError as e:
+        return [f"config key '{key}.path': {path} is not UTF-8 text ({e.reason} at byte {e.start})"]
+    except InputError as e:
+        where = os.path.relpath(str(e).split(":", 1)[0], root)
+        field = "text_key" if "missing key" in str(e) else "path"
+        return [f"config key '{key}.{field}': {where}:{str(e).split(':', 1)[1]}"]
+    if records == 0:
+        return [f"config key '{key}.path': {path} holds no record"]
+    if counted is not None:
+        counted[key] = records
     return []
 
 
@@ -216,7 +261,12 @@ def check_paths(config: dict, root: str | Path = ".") -> None:
     """Paths the config names exist (relative to the working directory root), before any job starts: the corpus,
     every perplexity set, local base checkpoints and the cost plan's measured figures."""
     root = Path(root)
-    problems = source_problems(config["corpus"], "corpus", root)
+    counted = {}
+    problems = source_problems(config["corpus"], "corpus", root, counted)
+    # the documents the corpus holds where known before any job: a JSONL file's records, at most max_documents
+    documents = [n for n in (counted.get("corpus"), config["corpus"].get("max_documents")) if n is not None]
+    if documents:
+        problems += check_heldout(config, min(documents))
     for name, spec in sorted(config["evaluation"]["perplexity_sets"].items()):
         problems += source_problems(spec, f"evaluation.perplexity_sets.{name}", root)
     measured = config["cost"]["measured"]
@@ -225,6 +275,8 @@ def check_paths(config: dict, root: str | Path = ".") -> None:
     spread = config["verdict"]["kernel_spread"]
     if spread and not (root / spread).is_file():
         problems.append(f"config key 'verdict.kernel_spread': no file {spread!r} (scripts/kernel_spread.py writes one)")
+    elif spread:
+        problems += spread_problems(root / spread, spread)
     for model, spec in config["models"].items():
         base = spec["base"]
         if base["kind"] != "local":
@@ -244,6 +296,25 @@ def check_paths(config: dict, root: str | Path = ".") -> None:
                                 f"exceeds max_position_embeddings {context} of {base['path']}/config.json")
     if problems:
         raise InputError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def spread_problems(path: Path, name: str) -> list[str]:
+    """A kernel-spread file read as rule aggregate reads it (JSON, then verdict.interval_spreads): every interval
+    bound's tolerance a number >= 0."""
+    from .verdict import interval_spreads
+
+    where = "config key 'verdict.kernel_spread'"
+    try:
+        spreads = interval_spreads(json.loads(path.read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return [f"{where}: {name} is not JSON ({e})"]
+    except (KeyError, TypeError, AttributeError) as e:
+        return [f"{where}: {name} is no kernel-spread file (scripts/kernel_spread.py writes one: tolerances.<metric>."
+                f"interval_bounds; {type(e).__name__} {e})"]
+    bad = sorted(k for k, v in spreads.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0)
+    if bad:
+        return [f"{where}: {name}: tolerances.{bad[0]}.interval_bounds is {spreads[bad[0]]!r} (a number >= 0)"]
+    return []
 
 
 def expand_grid(grid: dict) -> dict[str, dict]:

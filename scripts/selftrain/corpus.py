@@ -142,12 +142,16 @@ def load_documents(spec: dict) -> list[dict]:
     return docs
 
 
+def held_out_count(documents: int, heldout_fraction: float) -> int:
+    """How many of `documents` the split holds out: the fraction rounded, at least one where it is above 0."""
+    n_held = round(documents * heldout_fraction)
+    return 1 if heldout_fraction > 0 and n_held == 0 else n_held
+
+
 def split_documents(docs: list[dict], heldout_fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
     """Hold out whole documents: the ones ranked first by a seeded hash of their id."""
     ranked = sorted(docs, key=lambda d: hashlib.sha256(f"{seed}\x1f{d['id']}".encode()).hexdigest())
-    n_held = round(len(docs) * heldout_fraction)
-    if heldout_fraction > 0 and n_held == 0:
-        n_held = 1
+    n_held = held_out_count(len(docs), heldout_fraction)
     if n_held >= len(docs):
         raise InputError(
             f"corpus.heldout_fraction: {heldout_fraction} leaves no training document out of {len(docs)}"
