@@ -296,7 +296,11 @@ def resource(kind, key, default=None):
     """
     value = config["resources"].get(kind, {}).get(key, default)
     by_model = {
-        m: config_resource(config, m, kind, key, planned(m, kind, key, default))
+        m: (
+            None  # a model that asks for its GPUs as gres (job_resources)
+            if key in ("gpus", "gpu_model") and config_resource(config, m, kind, "gres")
+            else config_resource(config, m, kind, key, planned(m, kind, key, default))
+        )
         for m in config["models"]
     }
     escalates = key in ESCALATING

@@ -411,7 +411,8 @@ def test_each_job_on_one_node_with_its_own_gpus_and_retries_within_the_partition
     (scontrol show partition); a first attempt beyond them, or more GPUs than a node has, is refused before any job."""
     cfg = json.loads(json.dumps(TINY))
     cfg["models"]["pico2"] = json.loads(json.dumps(cfg["models"]["pico"]))
-    cfg["resources"] = {"train": {"slurm_partition": "gpu", "runtime": 5, "slurm_extra": "--hold"}}
+    # the kind's 1 GPU: the gres model asks for none beside its gres, the other for its own 4
+    cfg["resources"] = {"train": {"slurm_partition": "gpu", "gpus": 1, "runtime": 5, "slurm_extra": "--hold"}}
     cfg["models"]["pico"]["resources"] = {"train": {"gres": "gpu:2"}}
     cfg["models"]["pico2"]["resources"] = {"train": {"gpus": 4}}
     proc = limits_workflow(tmp_path / "gpus", cfg)
