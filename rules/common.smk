@@ -25,8 +25,8 @@ from selftrain.config import (
 from selftrain.cost_plan import planned_runtimes, runtime_default  # noqa: E402
 from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
-from selftrain.memory_plan import check_memory  # noqa: E402
-from selftrain.resources import config_resource  # noqa: E402
+from selftrain.memory_plan import check_memory, gpus as gpus_of  # noqa: E402
+from selftrain.resources import config_resource, partition_limits, resource_key  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
 # Snakemake has parsed the config files already (a syntax error or a bad byte in one stops it before this
@@ -279,8 +279,33 @@ SLURM_RESOURCES = {
     "slurm_partition": "slurm_partition",
     "slurm_extra": "slurm_extra",
 }
-# doubled on each retry: a job killed for memory or time gets twice as much on its next attempt
-ESCALATING = ("mem_mb", "runtime")
+# doubled on each retry up to the partition's limit (partition_limits): a job killed for memory or time gets
+# twice as much on its next attempt, never more than its partition grants
+ESCALATING = {"mem_mb": "max_mem_mb", "runtime": "max_runtime"}
+# Every job of this pipeline is one process tree on one node: torchrun --standalone (round_training.py), vLLM and
+# lm-eval in one process, the CPU steps. Without --nodes Slurm may spread a multi-GPU request over several nodes,
+# and torchrun would see only the local node's GPUs; the plugin sends --nodes only where the `nodes` resource is
+# set (snakemake_executor_plugin_slurm 2.8.0, submit_string.get_submit_command).
+ONE_NODE = {"nodes": 1}
+# the partition of a job whose kind names none: the profile's default-resources slurm_partition (as written there)
+_defaults = workflow.resource_settings.default_resources
+DEFAULT_PARTITION = _defaults["slurm_partition"].raw if _defaults and "slurm_partition" in _defaults else None
+# the limits of each partition a job names, asked once: Slurm answers the main process (a job computes its own
+# resources again, but Slurm has granted them already)
+PARTITION_LIMITS = {}
+
+
+def limits(model, kind):
+    """(limits, where they come from) of the partition a model's kind of job is sent to (selftrain.resources.
+    partition_limits)."""
+    partition = (
+        config_resource(config, model, kind, "slurm_partition", DEFAULT_PARTITION)
+        if model in config["models"]
+        else config["resources"].get(kind, {}).get("slurm_partition", DEFAULT_PARTITION)
+    )
+    if partition not in PARTITION_LIMITS:
+        PARTITION_LIMITS[partition] = partition_limits(config, partition, workflow.is_main_process)
+    return PARTITION_LIMITS[partition]
 
 
 def planned(model, kind, key, default):
@@ -320,21 +345,31 @@ def job_model(kind, wc):
 
 def resource(kind, key, default=None):
     """A scheduler resource of a kind of job: its model's (job_model) override (models.<m>.resources.<kind>.<key>), the
-    config's (resources.<kind>.<key>) or the default (planned()); memory and runtime double with each retry. A
+    config's (resources.<kind>.<key>) or the default (planned()); memory and runtime double with each retry, up to
+    the partition's limits. A
     value no model overrides is a plain constant: Snakemake inspects and calls a callable for every job.
     """
     value = config["resources"].get(kind, {}).get(key, default)
     by_model = {
-        m: config_resource(config, m, kind, key, planned(m, kind, key, default))
+        m: (
+            None  # a model that asks for its GPUs as gres (job_resources)
+            if key in ("gpus", "gpu_model") and config_resource(config, m, kind, "gres")
+            else config_resource(config, m, kind, key, planned(m, kind, key, default))
+        )
         for m in config["models"]
     }
     escalates = key in ESCALATING
     if not escalates and all(v == value for v in by_model.values()):
         return value
+    caps = {m: limits(m, kind)[0].get(ESCALATING[key]) for m in by_model} if escalates else {}
 
     def get(wc, attempt):
-        v = by_model.get(job_model(kind, wc), value)
-        return v * 2 ** (attempt - 1) if escalates and v is not None else v
+        model = job_model(kind, wc)
+        v = by_model.get(model, value)
+        if not escalates or v is None:
+            return v
+        cap = caps[model] if model in caps else limits(None, kind)[0].get(ESCALATING[key])
+        return v * 2 ** (attempt - 1) if cap is None else min(v * 2 ** (attempt - 1), cap)
 
     return get
 
@@ -346,9 +381,11 @@ def job_threads(kind, cpus):
 
 
 def job_resources(kind, mem_mb, runtime, cpus, gpus=0):
-    """Every scheduler resource of a kind of job, as `resources: **job_resources(...)`: the rule's defaults
-    for memory, time, CPUs and GPUs, plus whatever else the config sets for the kind or a model. A kind that
-    sets gres asks for its GPUs there only, not again as `gpu` (the plugin treats `gpu` and a gpu gres as exclusive: its partitions.parse_gpu_requirements).
+    """Every scheduler resource of a kind of job, as `resources: **job_resources(...)`: one node, the rule's defaults
+    for memory, time, CPUs and GPUs, plus whatever else the config sets for the kind or a model; each model's first
+    attempt checked against its partition (check_partition). A model that sets gres asks for its GPUs there only,
+    not again as `gpu` (the plugin treats `gpu` and a gpu gres as exclusive: its partitions.parse_gpu_requirements);
+    the other models keep their gpus.
     """
     defaults = {
         "mem_mb": mem_mb,
@@ -356,16 +393,61 @@ def job_resources(kind, mem_mb, runtime, cpus, gpus=0):
         "cpus_per_task": cpus,
         "gpus": gpus,
     }
+    check_partition(kind, defaults)
     keys = set(config["resources"].get(kind, {})) | {
         k
         for spec in config["models"].values()
         for k in spec.get("resources", {}).get(kind, {})
     }
-    if "gres" in keys:
+    if "gres" in keys and all(
+        config_resource(config, m, kind, "gres") for m in config["models"]
+    ):
         defaults.pop("gpus")
-        keys.discard("gpus")
-    return {
+        keys -= {"gpus", "gpu_model"}
+    return ONE_NODE | {
         SLURM_RESOURCES[k]: resource(kind, k, defaults.get(k))
         for k in [*defaults, *sorted(keys - set(defaults))]
         if k in SLURM_RESOURCES
     }
+
+
+def runs(model, kind):
+    """Whether a model has jobs of a kind: generate, filter and train jobs only where it is trained, a teacher (its
+    generation) or a named scorer (its filter chains)."""
+    if kind == "train":
+        return any(m == model for m, _ in BRANCHES)
+    if kind == "generate":
+        return runs(model, "train") or model in GENERATOR_OF.values()
+    if kind == "filter":
+        return runs(model, "train") or any(model in s for s in SCORERS_OF.values())
+    return True
+
+
+def check_partition(kind, defaults):
+    """Before any job: each model's first attempt of a kind of job fits its partition (limits()): its GPUs on one
+    node, its memory and runtime within the partition's (retries escalate up to them). One clear error naming the
+    config key otherwise."""
+    for model in config["models"]:
+        allowed, source = limits(model, kind)
+        if not allowed or not runs(model, kind):
+            continue
+        first = lambda key: config_resource(
+            config, model, kind, key, planned(model, kind, key, defaults[key])
+        )
+        gres = config_resource(config, model, kind, "gres")
+        asked = [
+            ("gres" if gres else "gpus", gpus_of(config, model, kind), "gpus_per_node", "GPUs on one node"),
+            ("mem_mb", first("mem_mb"), "max_mem_mb", "MB"),
+            ("runtime", first("runtime"), "max_runtime", "minutes"),
+        ]
+        for key, value, cap, unit in asked:
+            if allowed.get(cap) is None or value <= allowed[cap]:
+                continue
+            unset = config_resource(config, model, kind, key) is None
+            message = (
+                f"invalid config:\n  config key '{resource_key(config, model, kind, key)}'"
+                + (" (unset: the rule's default or the cost plan's runtime)" if unset else "")
+                + f": the {kind} job of model {model} asks for {value} {unit}, more than {source} allows"
+                + f" ({cap} {allowed[cap]})"
+            )
+            raise WorkflowError(str(locate(InputError(message), CONFIG_SOURCES))) from None

@@ -278,6 +278,43 @@ def test_runtimes_come_from_the_plan_unless_the_config_sets_one(tmp_path):
     assert (runtime["train_round"], runtime["evaluate_round"], runtime["generate_shared"]) == ("19", "8", "120")
 
 
+def train_seconds(changes):
+    """Seconds of each of the paper preset's olmo2-1b training jobs, with changes to its train resources."""
+    raw = deep_merge(paper_raw(), {"models": {"olmo2-1b": {"resources": {"train": changes}}}})
+    return [j.seconds for j in plan(validate_config(raw)).jobs if (j.model, j.kind) == ("olmo2-1b", "train")]
+
+
+def test_a_job_is_timed_on_the_gpu_model_it_asks_for():
+    """1B training asking for an A100 (gres, gpu_model or a constraint) takes the H100's time x the ratio of their
+    rates, by hand: OLMo-core's 55,000 tokens/s per H100 on its 1B (1,130,514,432 matmul parameters: 18 layers of
+    4 x 2048^2 attention + 3 x 2048 x 5632 MLP + 4 x 2048 norms, the final norm, a 100,352 x 2048 head) at 4096
+    tokens, against llm-foundry's MFU 0.59 of the A100's 312 TFLOP/s on its 1.3B."""
+    matmul = 18 * (4 * 2048**2 + 3 * 2048 * 5632 + 4 * 2048) + 2048 + 100352 * 2048
+    h100 = 55_000 * 3 * (2 * matmul + 4 * 18 * 2048 * 4096)
+    ratio = h100 / (0.59 * 312e12)
+    assert round(ratio, 2) == 2.57
+    on_h100 = train_seconds({})  # cost.gpu: h100
+    assert on_h100 == train_seconds({"gres": "gpu:h100:1"}) and len(on_h100) > 1
+    for asks in ({"gres": "gpu:a100:1"}, {"gpu_model": "A100"}, {"constraint": "a100&ib"},
+                 {"constraint": "a100|h100"}):  # either of two: the slower, so that the runtime does on both
+        assert train_seconds(asks) == pytest.approx([s * ratio for s in on_h100], rel=1e-9), asks
+    # the runtime asked for follows: the longest job x cost.margin, in whole minutes (no floor)
+    raw = deep_merge(paper_raw(), {"models": {"olmo2-1b": {"resources": {"train": {"gres": "gpu:a100:1"}}}},
+                                   "cost": {"min_runtime": 1}})
+    minutes = planned_runtimes(validate_config(raw))["olmo2-1b", "train"][0]
+    assert minutes == math.ceil(max(on_h100) * ratio * 1.5 / 60) == 26
+    # a GPU model with no figures: one error naming the key that asks for it and the keys that add figures
+    for key, value in (("gres", "gpu:a40:1"), ("gpu_model", "a40")):
+        raw = deep_merge(paper_raw(), {"models": {"olmo2-1b": {"resources": {"train": {key: value}}}}})
+        with pytest.raises(InputError, match=rf"config key 'models.olmo2-1b.resources.train.{key}': no throughput "
+                                             r"figures for GPU model 'a40' .*add cost.throughput.a40 .*cost.measured"):
+            plan(validate_config(raw))
+    raw = deep_merge(paper_raw(), {"models": {"olmo2-1b": {"resources": {"train": {"gres": "gpu:a40:1"}}}},
+                                   "cost": {"throughput": {"a40": THROUGHPUT["a100"]}}})
+    assert [j.seconds for j in plan(validate_config(raw)).jobs if (j.model, j.kind) == ("olmo2-1b", "train")] == \
+        pytest.approx([s * ratio for s in on_h100], rel=1e-9)
+
+
 def test_measured_figures_replace_the_built_in_ones(tmp_path):
     arch = {"hidden": 2048, "intermediate": 8192, "layers": 4, "heads": 16, "vocab": 32000}
     measured = {"h100": {"train": [{"tokens_per_second": 1e5, "architecture": arch, "context": 4096,

@@ -37,6 +37,8 @@ REQUEUE_BASE = {"mem_mb": 1500, "cpus_per_task": 3}
 REQUEUE_EXPECTED = {  # rule: (memory, CPUs, time limit) requested from Slurm
     "prepare_corpus": ("900M", "1", "00:05:00"), "train_tokenizer": ("900M", "2", "00:05:00"),
     "base_model": ("1500M", "3", "00:06:00")}
+# a partition whose limits retries meet: 10 minutes, 300 MB (the node has 4 GPUs)
+CAPPED = "capped MaxTime=00:10:00 MaxMemPerNode=300"
 # the runtime each GPU kind's rule asks for when neither the config nor the cost plan gives one (rules/*.smk)
 RULE_RUNTIMES = {"generate": 120, "filter": 60, "train": 240, "evaluate": 120}
 
@@ -52,7 +54,7 @@ def cluster():
     res = PROFILE["default-resources"]
     # the paper preset's partitions, and a node large enough on paper for its requests and for every workflow of
     # this file at once (nothing enforces memory or CPUs here: the jobs are tiny), with 4 GPUs declared as GRES
-    with LocalSlurm(res["slurm_partition"], res.get("slurm_account"), res.get("qos"), extra_partitions=["gpu"],
+    with LocalSlurm(res["slurm_partition"], res.get("slurm_account"), res.get("qos"), extra_partitions=["gpu", CAPPED],
                     cpus=64, mem_mb=800_000) as c:
         print(f"\nlocal Slurm up in {c.start_seconds:.1f} s")
         yield c
@@ -358,6 +360,100 @@ def test_a_requeued_training_continues_from_its_resume_state(cluster, scenarios)
     assert {(j["State"], j["Partition"], j["Account"], j["QOS"]) for j in jobs} == {
         ("COMPLETED", profile["slurm_partition"], profile["slurm_account"], profile["qos"])}, jobs
     assert f"rule base_model: threads={min(3, os.cpu_count())}" in text
+
+
+LIMITS_SMK = """
+configfile: "config.yaml"
+include: "rules/common.smk"
+
+rule all:
+    input: expand("job_{model}.txt", model=MODELS)
+
+# one job of kind train per model: what Slurm granted it, failing where the test asks for retries
+rule show:
+    output: "job_{model}.txt"
+    resources: **job_resources("train", mem_mb=100, runtime=3, cpus=1)
+    shell: "scontrol show job -o $SLURM_JOB_ID > {output}.granted && test ! -e fail && mv {output}.granted {output}"
+"""
+
+
+def limits_workflow(wd, cfg, fail=False):
+    """LIMITS_SMK with the pipeline's own rules/common.smk under a config, started through the Slurm profile
+    (--verbose: the plugin logs its sbatch call)."""
+    write_config(wd, cfg)
+    (wd / "Snakefile").write_text(LIMITS_SMK)
+    for folder in ("rules", "scripts", "schemas"):
+        (wd / folder).symlink_to(ROOT / folder)
+    if fail:
+        (wd / "fail").touch()
+    return snakemake_slurm(wd, "-s", str(wd / "Snakefile"), "--verbose", limit=300)
+
+
+def held_jobs(wd, count, proc):
+    """{comment: scontrol's fields} of `count` jobs of a workflow submitted with --hold, read while they pend (a
+    running job's NumNodes is its allocation; a pending one's is its request), then released."""
+    deadline, seen = time.monotonic() + 120, {}
+    while len(seen) < count and proc.poll() is None and time.monotonic() < deadline:
+        queue = subprocess.run(["squeue", "-h", "-o", "%i|%k|%Z"], check=True, capture_output=True, text=True,
+                               timeout=60).stdout.splitlines()
+        for job_id, comment, workdir in (line.split("|") for line in queue):
+            if workdir == str(wd) and comment not in seen:
+                out = subprocess.run(["scontrol", "show", "job", "-o", job_id], check=True, capture_output=True,
+                                     text=True, timeout=60).stdout
+                seen[comment] = dict(f.split("=", 1) for f in out.split() if "=" in f)
+                subprocess.run(["scontrol", "release", job_id], check=True, capture_output=True, timeout=60)
+        time.sleep(0.5)
+    return seen
+
+
+def test_each_job_on_one_node_with_its_own_gpus_and_retries_within_the_partition(cluster, tmp_path):
+    """Two models, one asking for its training's GPUs as gres, the other as gpus: sbatch gets each model's own and
+    --nodes=1 (scontrol: NumNodes=1); a failing job's retries grow up to the partition's MaxTime and MaxMemPerNode
+    (scontrol show partition); a first attempt beyond them, or more GPUs than a node has, is refused before any job."""
+    cfg = json.loads(json.dumps(TINY))
+    cfg["models"]["pico2"] = json.loads(json.dumps(cfg["models"]["pico"]))
+    # the kind's 1 GPU: the gres model asks for none beside its gres, the other for its own 4
+    cfg["resources"] = {"train": {"slurm_partition": "gpu", "gpus": 1, "runtime": 5, "slurm_extra": "--hold"}}
+    cfg["models"]["pico"]["resources"] = {"train": {"gres": "gpu:2"}}
+    cfg["models"]["pico2"]["resources"] = {"train": {"gpus": 4}}
+    proc = limits_workflow(tmp_path / "gpus", cfg)
+    held = held_jobs(tmp_path / "gpus", 2, proc)
+    status, out = finished(proc, tmp_path / "gpus")
+    assert status == 0 and len(held) == 2, out[-6000:]
+    calls = {m: re.search(rf"sbatch call: .*rule_show_wildcards_{m}\b.*", out).group(0) for m in ("pico", "pico2")}
+    assert " --nodes=1 " in calls["pico"] and " --gres=gpu:2" in calls["pico"] and "--gpus" not in calls["pico"]
+    assert " --nodes=1 " in calls["pico2"] and " --gpus=4" in calls["pico2"] and "--gres" not in calls["pico2"]
+    # Slurm 22.05 prints a pending request of exactly one node as NumNodes=1-1 (minimum-maximum), of at least one
+    # (no --nodes) as NumNodes=1
+    asked = {m: held[f"rule_show_wildcards_{m}"] for m in ("pico", "pico2")}
+    assert [a["NumNodes"] for a in asked.values()] == ["1-1", "1-1"], asked
+    assert (asked["pico"].get("TresPerNode"), asked["pico2"].get("TresPerJob")) == ("gres:gpu:2", "gres:gpu:4")
+
+    # retries: 200 MB and 6 minutes doubled, capped at the partition's 300 MB and 10 minutes
+    capped = {"train": {"slurm_partition": "capped", "mem_mb": 200, "runtime": 6}}
+    one = {**cfg, "resources": capped, "models": {"pico": TINY["models"]["pico"]}}
+    status, out = finished(limits_workflow(tmp_path / "retries", one, fail=True), tmp_path / "retries")
+    assert status == 1 and out.count("Trying to restart job") == 2, out[-6000:]
+    attempts = [(j["ReqMem"], j["Timelimit"], j["State"])
+                for j in sorted(jobs_in(cluster, tmp_path / "retries"), key=lambda j: int(j["JobID"]))]
+    assert attempts == [("200M", "00:06:00", "FAILED"), ("300M", "00:10:00", "FAILED"),
+                        ("300M", "00:10:00", "FAILED")], attempts
+
+    # refused before any job: a first attempt beyond the partition, more GPUs than its largest node has
+    for i, (changes, message) in enumerate([
+            ({"resources": {"train": {**capped["train"], "mem_mb": 400}}},
+             "config key 'resources.train.mem_mb': the train job of model pico asks for 400 MB, more than Slurm's "
+             "partition capped (scontrol show partition, sinfo) allows (max_mem_mb 300)"),
+            ({"resources": {"train": {**capped["train"], "runtime": 11}}},
+             "config key 'resources.train.runtime': the train job of model pico asks for 11 minutes, more than "
+             "Slurm's partition capped"),
+            ({"models": {**cfg["models"], "pico2": {**cfg["models"]["pico2"], "resources": {"train": {"gpus": 8}}}}},
+             "config key 'models.pico2.resources.train.gpus': the train job of model pico2 asks for 8 GPUs on one "
+             "node, more than Slurm's partition gpu (scontrol show partition, sinfo) allows (gpus_per_node 4)")]):
+        wd = tmp_path / f"refused{i}"
+        status, out = finished(limits_workflow(wd, {**(one if i < 2 else cfg), **changes}), wd)
+        assert status == 1 and message in out, out[-3000:]
+        assert jobs_in(cluster, wd) == []
 
 
 def dry_run_resources(workdir, *args):

@@ -17,6 +17,7 @@ import inspect
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from .config import (GRID_AXES, SCORER_ROLES, deep_merge, expand_grid, generator
 from .io import InputError
 from .memory_plan import HUB_ARCHITECTURES, architecture, gpus, parameters
 from .prompts import strategy_for_round
-from .resources import config_resource
+from .resources import config_resource, resource_key
 
 # --- token estimates (printed with every plan that uses them) ---
 # English BPE text: "1 token ~= 4 chars in English", "1 token ~= 3/4 words" (OpenAI's help article "What are
@@ -207,6 +208,33 @@ def throughput_tables(config: dict, root: str | Path = ".") -> dict:
     return tables
 
 
+GPU_KINDS = tuple(FIGURE_KINDS)  # the kinds of job that may ask for GPUs (resources.<kind>)
+
+
+def gpu_models(config: dict, tables: dict, model: str, kind: str) -> list[str]:
+    """The GPU models a model's kind of job may run on, as the throughput tables name them: the type of its gres
+    (gpu:a100:4), else its gpu_model, else the GPU models its constraint names (a100|h100: either; other features
+    are not GPU models), else cost.gpu. A gres type or gpu_model the tables have no figures for is an error naming
+    the keys that add some."""
+    known = {d for d, t in tables.items() if d != "cpu" and {"peak_tflops", "source"} <= set(t)}
+    gres = config_resource(config, model, kind, "gres") or ""
+    for key, names in (("gres", [e.split(":")[1] for e in gres.split(",") if e.startswith("gpu:") and
+                                 e.count(":") == 2]),
+                       ("gpu_model", [config_resource(config, model, kind, "gpu_model") or ""])):
+        names = [n.lower() for n in names if n]
+        if names:
+            unknown = sorted(set(names) - known)
+            if unknown:
+                raise InputError(f"invalid config:\n  config key '{resource_key(config, model, kind, key)}': no "
+                                 f"throughput figures for GPU model {unknown[0]!r} (known: {', '.join(sorted(known))}; "
+                                 f"add cost.throughput.{unknown[0]} with peak_tflops, source and figures per kind of "
+                                 "job, or measure them into cost.measured: bench/gpu_throughput.py)")
+            return names
+    constraint = config_resource(config, model, kind, "constraint") or ""
+    named = [t for t in re.split(r"[^A-Za-z0-9_.]+", constraint.lower()) if t in known]
+    return list(dict.fromkeys(named)) or [config["cost"]["gpu"]]
+
+
 @dataclass
 class Jobs:
     """Identical jobs of one model and kind: per job their tokens, FLOPs and seconds (None: not estimated)."""
@@ -369,16 +397,25 @@ class Planner:
             raise InputError(f"invalid config:\n  config key 'cost.gpu': no throughput figures for "
                              f"{self.plan.device!r} (known: {known}; add cost.throughput.{self.plan.device} with "
                              "peak_tflops, source and figures)")
+        # the GPU models each model's kind of job is timed on, checked before any job (gpu_models)
+        self.devices = {(m, kind): gpu_models(config, self.tables, m, kind) for m in config["models"]
+                        for kind in GPU_KINDS if gpus(config, m, kind) > 0}
         self.held_in, self.heldout = corpus_tokens(config, self.root, self.plan)
 
-    def rate(self, kind: str, a: dict, on_gpu: bool, devices: int):
-        """(FLOP/s of the job, figure label) or (None, why not): the figure nearest the model's size of the
-        device's table for the kind, times its peak and the devices the job computes on."""
-        device = self.plan.device if on_gpu else "cpu"
+    def rate(self, model: str, kind: str, a: dict, on_gpu: bool, devices: int):
+        """(FLOP/s of the job, figure label) or (None, why not) of a model's kind of job: on the slowest of the GPU
+        models it may run on (gpu_models: its runtime must do on any of them), else on the CPU."""
+        rates = [self.device_rate(device, kind, a, devices)
+                 for device in (self.devices.get((model, kind), [self.plan.device]) if on_gpu else ["cpu"])]
+        return next((r for r in rates if r[0] is None), None) or min(rates)
+
+    def device_rate(self, device: str, kind: str, a: dict, devices: int):
+        """(FLOP/s, figure label) or (None, why not): the figure nearest the model's size of the device's table for
+        the kind, times its peak and the devices the job computes on."""
         table = self.tables.get(device, {})
         figures = table.get(FIGURE_KINDS[kind])
         if not figures or not {"peak_tflops", "source"} <= set(table):
-            return None, "CPU work" if not on_gpu else f"no {FIGURE_KINDS[kind]} figure for {device}"
+            return None, "CPU work" if device == "cpu" else f"no {FIGURE_KINDS[kind]} figure for {device}"
         n = parameters(a)
         sized = [(abs(math.log(figure_parameters(f) / n)), i) for i, f in enumerate(figures) if figure_parameters(f)]
         i = min(sized)[1] if sized else 0
@@ -400,7 +437,7 @@ class Planner:
             jobs.note, jobs.complete = why or jobs.note or "size unknown", False
         else:
             jobs.flops = sum(tokens * flops for _, tokens, flops in parts)
-            rates = [self.rate(jobs.kind, a, on_gpu, devices) for a, _, _ in parts]
+            rates = [self.rate(jobs.model, jobs.kind, a, on_gpu, devices) for a, _, _ in parts]
             missing = [label for rate, label in rates if rate is None]
             if missing:
                 jobs.note, jobs.complete = missing[0], False
@@ -735,7 +772,7 @@ def table(config: dict, result: Plan, wall_gpus: int | None = None) -> str:
                      f"{_span([j.seconds for j in group], _hours)} | {'-' if unestimated else f'{gpu_h:,.1f}'} | "
                      f"{runtime} |")
     out = ["\n".join(lines), "",
-           f"total: {total_gpu_h:,.1f} GPU-hours on {result.device} over {estimated} estimated jobs"
+           f"total: {total_gpu_h:,.1f} GPU-hours on {', '.join(sorted(set(result.peaks) - {'cpu'})) or result.device} over {estimated} estimated jobs"
            + (f"; not estimated: " + ", ".join(f"{n} job{'s' * (n != 1)} ({why})" for why, n in left.items())
               if left else "")]
     if wall_gpus:

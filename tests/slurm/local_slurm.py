@@ -76,7 +76,8 @@ class LocalSlurm:
                  cpus: int = 0, mem_mb: int = 0):
         self.partition, self.account, self.qos = partition, account, qos
         self.node_cpus, self.node_mem_mb = cpus, mem_mb
-        self.extra_partitions, self.gpus = [p for p in extra_partitions if p != partition], gpus
+        # a name, or a name and its slurm.conf options ("capped MaxTime=00:10:00")
+        self.extra_partitions, self.gpus = [p for p in extra_partitions if p.split()[0] != partition], gpus
         self.daemons: list[tuple[str, subprocess.Popen]] = []
         self.state: Path | None = None
         self.lock_file = None
@@ -106,8 +107,9 @@ class LocalSlurm:
         s = self.state
         fill = {"state": s, "munge_socket": s / "munge/munge.socket", "ctld_port": free_port(),
                 "slurmd_port": free_port(), "dbd_port": free_port(), "partition": self.partition, "gpus": self.gpus,
-                "extra_partitions": "\n".join(f"PartitionName={p} Nodes=localhost MaxTime=INFINITE State=UP"
-                                               for p in self.extra_partitions),
+                "extra_partitions": "\n".join(
+                    f"PartitionName={name} Nodes=localhost {options or 'MaxTime=INFINITE'} State=UP"
+                    for name, _, options in (p.partition(" ") for p in self.extra_partitions)),
                 "cpus": max(4, self.node_cpus, len(os.sched_getaffinity(0))),
                 "mem_mb": max(self.node_mem_mb, self._node_mem_mb())}
         for name in ("slurm.conf", "slurmdbd.conf"):
