@@ -11,8 +11,6 @@ from selftrain.io import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
-# its one repository-relative path made absolute: the tests check it from other directories
-DEFAULT["verdict"]["kernel_spread"] = str(ROOT / DEFAULT["verdict"]["kernel_spread"])
 # the embedded default's settings with two conditions of different prompting strategies, whatever contrast the
 # default itself draws: the cases below name keys of these
 DEFAULT["conditions"] = {"unconditional": {"prompt": {"strategy": "unconditional"}},

@@ -221,9 +221,6 @@ def check_paths(config: dict, root: str | Path = ".") -> None:
     measured = config["cost"]["measured"]
     if measured and not (root / measured).is_file():
         problems.append(f"config key 'cost.measured': no file {measured!r} (bench/gpu_throughput.py writes one)")
-    spread = config["verdict"]["kernel_spread"]
-    if spread and not (root / spread).is_file():
-        problems.append(f"config key 'verdict.kernel_spread': no file {spread!r} (scripts/kernel_spread.py writes one)")
     for model, spec in config["models"].items():
         base = spec["base"]
         if base["kind"] != "local":
