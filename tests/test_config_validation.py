@@ -126,7 +126,7 @@ CASES = {
                       "real_tokens, regime)"),
     "misspelled regime": (lambda c: cond(c).update(data={"regime": "acumulate"}),
                           "config key 'conditions.real_prefix.data.regime': 'acumulate' is not one of ['replace', "
-                          "'accumulate', 'mix', 'accumulate_subsample']"),
+                          "'accumulate', 'mix', 'accumulate_subsample', 'real']"),
     "misspelled filter": (lambda c: cond(c).update(filters=[{"name": "dedupe"}]),
                           "config key 'conditions.real_prefix.filters.0.name': 'dedupe' is not one of ['none', "
                           "'min_length', 'perplexity', 'quality', 'gopher', 'dedup', 'detector']"),
@@ -227,7 +227,7 @@ def test_check_config_command_names_file_and_line(tmp_path):
 
     cmd = [sys.executable, "scripts/check_config.py"]
     ok = subprocess.run(cmd + ["config.yaml"], cwd=ROOT, capture_output=True, text=True)
-    assert (ok.returncode, ok.stdout) == (0, "config.yaml: valid (2 models, 2 conditions)\n")
+    assert (ok.returncode, ok.stdout) == (0, "config.yaml: valid (2 models, 3 conditions)\n")
     bad = tmp_path / "bad.yaml"
     bad.write_bytes(b"rounds: 3\nseed: \xff\n")
     proc = subprocess.run(cmd + ["config.yaml", str(bad)], cwd=ROOT, capture_output=True, text=True)
