@@ -5,7 +5,7 @@ import pytest
 
 from selftrain.report import write_csv
 from selftrain.verdict import (BETTER, CONTRAST_COLUMNS, DEGRADED, DERIVED, EXPLORATORY, HEADLINE_ROLE, IMPROVED,
-                               NO_CHANGE, NO_DIFFERENCE, ONE_SEED, UNSTABLE, VERDICT_COLUMNS, WORSE, class_probabilities,
+                               NO_CHANGE, NO_DIFFERENCE, ONE_SEED, SAME_LOSS, UNSTABLE, VERDICT_COLUMNS, WORSE, class_probabilities,
                                contrast, contrast_rows, flip_probability, item_precision, judge, read_verdict, settled,
                                task_items, verdict_rows)
 
@@ -79,9 +79,11 @@ def test_diversity_is_judged_from_the_first_generated_round_and_word_perplexity_
     assert (div["from_round"], div["start"], div["verdict"]) == (1, 0.5, DEGRADED)  # fewer distinct bigrams
     assert div["change"] == pytest.approx(-0.1) and div["items"] == ""
     wp = one(rows, metric="word_perplexity")
-    # identical seeds: zero spread, the interval is the point and excludes zero; a replicate repeats it
-    assert (wp["change"], wp["low"], wp["high"], wp["verdict"]) == (-20.0, -20.0, -20.0, IMPROVED)
-    assert wp["role"] == DERIVED and wp["flip_probability"] == 0.0
+    # identical seeds: zero spread, the interval is the point; its finding is bits per byte's (one loss)
+    assert (wp["change"], wp["low"], wp["high"], wp["verdict"]) == (-20.0, -20.0, -20.0, SAME_LOSS)
+    assert wp["role"] == DERIVED and math.isnan(wp["flip_probability"])
+    # a replicate of zero spread repeats it
+    assert judge([-20.0] * 3, "lower")["verdict"] == IMPROVED and judge([-20.0] * 3, "lower")["flip_probability"] == 0
 
 
 def test_several_metrics_have_one_headline_the_derived_loss_and_the_rest_exploratory():
@@ -93,10 +95,16 @@ def test_several_metrics_have_one_headline_the_derived_loss_and_the_rest_explora
                                       ("perplexity", "ood", "bits_per_byte"), ("perplexity", "ood", "word_perplexity"),
                                       ("downstream", "average", "acc")]:
         rows += rows_of("replace", measure, set_name, metric, [[1.0, 1.1], [1.0, 1.2], [1.0, 1.3]])
-    roles = {(v["set"], v["metric"]): v["role"] for v in verdict_rows(rows)}
+    verdicts = verdict_rows(rows)
+    roles = {(v["set"], v["metric"]): v["role"] for v in verdicts}
     assert roles == {("heldout", "bits_per_byte"): HEADLINE_ROLE, ("heldout", "word_perplexity"): DERIVED,
                      ("ood", "bits_per_byte"): EXPLORATORY, ("ood", "word_perplexity"): DERIVED,
                      ("average", "acc"): EXPLORATORY}
+    # one loss, one finding: a derived row has no class of its own, in verdicts and in contrasts alike
+    classes = [v["verdict"] for v in verdicts if v["role"] != DERIVED]
+    assert classes == [NO_CHANGE] * 3 and {v["verdict"] for v in verdicts if v["role"] == DERIVED} == {SAME_LOSS}
+    twice = rows + [{**r, "condition": "other"} for r in rows]
+    assert {c["verdict"] for c in contrast_rows(twice) if c["role"] == DERIVED} == {SAME_LOSS}
 
 
 def test_item_precision_and_task_items_from_round0():
@@ -169,8 +177,8 @@ def test_a_verdict_is_unstable_exactly_when_more_than_the_stated_share_of_replic
     assert unstable["verdict"] == UNSTABLE and unstable["flip_probability"] > 0.2
     # the seeds a stable verdict needs under the fitted model: settled there, not one seed before
     m, mean = unstable["seeds_needed"], np.mean(boundary) - 0.001
-    assert m == 4 and settled(mean / (0.01 / math.sqrt(m)), m - 1, 0.2)
-    assert not settled(mean / (0.01 / math.sqrt(3)), 2, 0.2)
+    assert m == 4 and settled(*class_probabilities(mean / (0.01 / math.sqrt(m)), m - 1), 0.2)
+    assert not settled(*class_probabilities(mean / (0.01 / math.sqrt(3)), 2), 0.2)
 
 
 def test_an_unstable_small_effect_says_how_many_seeds_would_settle_it():
@@ -179,8 +187,12 @@ def test_an_unstable_small_effect_says_how_many_seeds_would_settle_it():
     assert v["verdict"] == UNSTABLE and 0.1 < v["flip_probability"] < 0.5
     m = v["seeds_needed"]
     mean, sd = np.mean(changes), np.std(changes, ddof=1)
-    assert settled(mean / (sd / math.sqrt(m)), m - 1, 0.1) and not settled(mean / (sd / math.sqrt(m - 1)), m - 2, 0.1)
-    assert flip_probability(mean, sd / math.sqrt(m), m - 1) <= 0.1 and m > 3
+    def at(k):
+        return class_probabilities(mean / (sd / math.sqrt(k)), k - 1)
+
+    assert settled(*at(m), 0.1) and not settled(*at(m - 1), 0.1) and m > 3
+    # at m seeds the class is degraded (above zero), and a replicate flips it at most 10% of the time
+    assert flip_probability(*at(m), 1) <= 0.1
 
 
 def test_a_contrast_is_the_difference_of_last_round_means_with_welchs_interval():
@@ -234,3 +246,34 @@ def test_contrasts_compare_every_condition_with_the_control_and_each_pair(tmp_pa
     # the verdict of each condition names who writes its corpus; the teacher's round 0 alone has none
     assert {(v["condition"], v["generator"]) for v in verdict_rows(rows, generators=generators)} == {
         ("replace", "self"), ("distill", "teacher"), ("realonly", "none")}
+
+
+def welch_classes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """+1 / -1 / 0 per row pair: Welch's 95% test of mean(a) - mean(b), written out with numpy and scipy's t."""
+    from scipy.stats import t
+
+    va, vb = a.var(axis=1, ddof=1) / a.shape[1], b.var(axis=1, ddof=1) / b.shape[1]
+    df = (va + vb) ** 2 / (va ** 2 / (a.shape[1] - 1) + vb ** 2 / (b.shape[1] - 1))
+    stat = (a.mean(axis=1) - b.mean(axis=1)) / np.sqrt(va + vb)
+    crit = t.ppf(0.975, df)
+    return np.where(stat > crit, 1, np.where(stat < -crit, -1, 0))
+
+
+@pytest.mark.parametrize("a, b", [
+    ([2.26, 2.27, 2.25], [2.25, 2.24, 2.26]),  # +0.01, t 1.2: no significant difference
+    ([2.28, 2.30, 2.27], [2.25, 2.24, 2.26]),  # +0.033, t 4.0 on ~3.5 df: worse, flips about a third of the time
+    ([2.26, 2.27, 2.25], [2.30, 2.40, 2.20]),  # unequal spreads: Welch's degrees of freedom near 2
+])
+def test_a_contrasts_flip_probability_is_the_share_of_simulated_replicate_pairs_in_another_class(a, b):
+    """The contrast's flip probability averages a replicate's class probabilities over draws of its two variances,
+    the same model as the simulation, its variances drawn 20000 times: simulated replicate pairs from the fitted
+    normals (4000, another fixed seed), classified by Welch's test, land in another class at that rate within 3.5
+    binomial errors plus 0.01 (the draws' own error)."""
+    c = contrast(a, b, "lower")
+    rng = np.random.default_rng(11)
+    ra = rng.normal(np.mean(a), np.std(a, ddof=1), size=(4000, len(a)))
+    rb = rng.normal(np.mean(b), np.std(b, ddof=1), size=(4000, len(b)))
+    sign = {WORSE: 1, BETTER: -1, NO_DIFFERENCE: 0}[c["verdict"]]
+    flipped = float(np.mean(welch_classes(ra, rb) != sign))
+    p = c["flip_probability"]
+    assert abs(flipped - p) <= 3.5 * math.sqrt(max(p * (1 - p), 0.01) / 4000) + 0.01, (flipped, p)

@@ -48,7 +48,7 @@ def stability(v: dict) -> str:
     needed = v.get("seeds_needed", "")
     more = f"; about {int(float(needed))} seeds would settle it" if needed not in ("", None) else \
         "; more than 1000 seeds would be needed"
-    return f" (a replicate flips it with probability {v['flip_probability']:.2f}{more})"
+    return f" (a replicate flips it with probability {v['flip_probability']:.3f}{more})"
 
 
 def is_headline(v: dict) -> bool:
@@ -99,46 +99,45 @@ def _contrast_text(c: dict) -> str:
 
 
 def headline_lines(model: str, rows: list[dict], contrasts: list[dict], summary: list[dict]) -> list[str]:
-    """The headline block of one model: teacher's advantage, changes, the control, the contrasts."""
+    """The headline block of one model: the teacher's advantage at round 0, each condition's change from round 0,
+    the recipe alone (the control), each condition against the control, the contrasts between conditions and what
+    external intelligence (a teacher writing the corpus) changed."""
     heads = sorted((v for v in rows if is_headline(v)), key=lambda v: v["condition"])
     if not heads:
         return []
-    label = metric_label(*HEADLINE)
+    label, last = metric_label(*HEADLINE), int(float(heads[0]["to_round"]))
     generator = {v["condition"]: v.get("generator", SELF) for v in rows}
-    out = [f"**The headline, {label}** (lower is better; pre-registered; word perplexity is the same loss):", ""]
+    out = [f"**The headline: {label}** (lower is better; pre-registered; word perplexity, the same loss, in "
+           f"parentheses):", ""]
     student = _round0(summary, model)
     for teacher in sorted({g for g in generator.values() if g not in (SELF, CONTROL)}):
         theirs = _round0(summary, teacher)
         if student is not None and theirs is not None:
             writes = ", ".join(c for c, g in sorted(generator.items()) if g == teacher)
-            out.append(f"- At round 0, the teacher {teacher} (it writes the corpus of {writes}) is at {theirs:.4g} "
-                       f"against the student's {student:.4g}: {theirs - student:+.3g}.")
-    told = []
+            out.append(f"- The teacher's advantage at round 0: {teacher} (it writes the corpus of {writes}) is at "
+                       f"{theirs:.4g}, the student {model} at {student:.4g}: {theirs - student:+.3g}.")
+    out.append(f"- Change from round 0 to round {last}:")
     for v in heads:
         wp = _word_perplexity(rows, v)
-        extra = f"; word perplexity {wp['change']:+.3g}" if wp else ""
-        told.append(f"{v['condition']} {number(v['change'], (v['low'], v['high']))}, {HEADS[v['verdict']]}"
-                    f"{stability(v)}{extra}")
-    out.append("- Change from round 0: " + "; ".join(told) + ".")
-    controls = [v for v in heads if generator[v["condition"]] == CONTROL]
-    for v in controls:
+        extra = f" (word perplexity {wp['change']:+.3g})" if wp else ""
+        out.append(f"  - {v['condition']}: {number(v['change'], (v['low'], v['high']))}, {HEADS[v['verdict']]}"
+                   f"{stability(v)}{extra}")
+    for v in (v for v in heads if generator[v["condition"]] == CONTROL):
         out.append(f"- The recipe alone (the control {v['condition']}: the same continual training on real text "
                    f"only) changed it by {number(v['change'], (v['low'], v['high']))}.")
     on_head = sorted((c for c in contrasts if c["model"] == model and is_headline(c)),
-                     key=lambda c: (c["kind"] != "control", c["versus"], c["condition"]))
+                     key=lambda c: (c["versus"], c["condition"]))
     for control in sorted({c["versus"] for c in on_head if c["kind"] == "control"}):
-        vs = [f"{c['condition']} {_contrast_text(c)}" for c in on_head if c["kind"] == "control"
-              and c["versus"] == control]
-        out.append(f"- Against the control {control} at round {int(float(heads[0]['to_round']))}: "
-                   + "; ".join(vs) + ".")
+        out.append(f"- Against the control {control} at round {last}:")
+        out += [f"  - {c['condition']}: {_contrast_text(c)}" for c in on_head
+                if c["kind"] == "control" and c["versus"] == control]
     for c in (c for c in on_head if c["kind"] == "pair"):
-        out.append(f"- {c['condition']} minus {c['versus']}: {_contrast_text(c)}.")
+        out.append(f"- {c['condition']} minus {c['versus']} at round {last}: {_contrast_text(c)}.")
         ext = _external(c, generator)
         if ext is not None:
-            out.append(f"  External intelligence: with {generator[ext['condition']]} writing the corpus "
-                       f"({ext['condition']}) instead of the model itself ({ext['versus']}), {label} ends "
-                       f"{number(ext['difference'], (ext['low'], ext['high']))} apart ({ext['condition']} "
-                       f"{ext['verdict']}).")
+            out.append(f"  External intelligence ({generator[ext['condition']]} writing the corpus, {ext['condition']},"
+                       f" instead of the model itself, {ext['versus']}) changed {label} by "
+                       f"{number(ext['difference'], (ext['low'], ext['high']))}.")
     return out
 
 
@@ -203,8 +202,6 @@ def verdict_table(verdicts: list[dict]) -> str:
            "| --- | --- | --- | --- | --- |"]
     for v in sorted(verdicts, key=lambda v: (v["model"], v["condition"], not is_headline(v))):
         label = metric_label(v["measure"], v["set"], v["metric"])
-        if v.get("role") == DERIVED:
-            label += " (same loss as bits per byte)"
         if v.get("items") not in (None, ""):
             label += f" ({int(float(v['items']))} items, mdc {float(v['mdc']):.3g})"
         rounds = f"{int(float(v['from_round']))} → {int(float(v['to_round']))}: {v['start']:.4g} → {v['end']:.4g}"

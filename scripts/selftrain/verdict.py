@@ -17,8 +17,9 @@ another machine the sampled corpora diverge from the first differing token, whic
 a two-sided 5% t test; under the t model fitted to the seeds (true mean and standard deviation as observed), a
 replicate's t statistic is noncentral t with the observed t as its noncentrality, which gives the probability that
 the replicate lands in another class (flip_probability). A verdict is unstable when that exceeds verdict's
-max_flip_probability (default 0.2: a stable verdict is repeated by at least 4 replicates in 5). For a contrast the
-Welch statistic is taken as noncentral t with Welch's degrees of freedom (an approximation). Where a verdict is
+max_flip_probability (default 0.2: a stable verdict is repeated by at least 4 replicates in 5). For a contrast, a
+replicate's Welch statistic has no closed form (its degrees of freedom vary with its variances): its class
+probabilities are averaged over fixed-seed draws of the two variances (welch_class_probabilities). Where a verdict is
 unstable, seeds_needed is the smallest number of seeds per condition at which, under the same fitted model, one
 class has probability 1 - max_flip_probability or more (empty above MAX_SEEDS): a plug-in estimate, as uncertain as
 the seeds' standard deviation it is computed from. The measured kernel spread (scripts/kernel_spread.py) plays no
@@ -27,7 +28,8 @@ already measure, so adding it would count that variability twice; it remains the
 (compare_reference.py).
 
 Several metrics. One headline is pre-registered: held-out bits per byte (HEADLINE). Word perplexity on a set is the
-same loss as that set's bits per byte in other units, so it is one finding with it (role 'derived'). Every other
+same loss as that set's bits per byte in other units, so it is one finding with it (role 'derived': its numbers are
+kept, its verdict is SAME_LOSS, no class of its own). Every other
 metric is exploratory: each tested at 5%, with no correction, so that among k exploratory metrics about 0.05 k
 'changes' are expected where nothing changed; the reading says so."""
 
@@ -48,6 +50,8 @@ CONTRAST_COLUMNS = ("model", "condition", "versus", "kind", "role", "measure", "
                     "flip_probability", "seeds_needed", "unstable_above")
 IMPROVED, NO_CHANGE, DEGRADED, ONE_SEED = "improved", "no significant change", "degraded", "one seed: no interval"
 BETTER, NO_DIFFERENCE, WORSE = "better", "no significant difference", "worse"
+# the verdict of a derived row: its numbers are kept, its finding is that of bits per byte on the same set
+SAME_LOSS = "same loss as bits per byte"
 UNSTABLE = "unstable"
 # the pre-registered headline; word perplexity is derived from bits per byte (one loss), the rest exploratory
 HEADLINE = ("perplexity", "heldout", "bits_per_byte")
@@ -56,6 +60,7 @@ HEADLINE_ROLE, DERIVED, EXPLORATORY = "headline", "derived", "exploratory"
 SELF, CONTROL = "self", "none"
 LEVEL = 0.95
 MAX_SEEDS = 1000  # seeds_needed searches this far
+WELCH_DRAWS, WELCH_SEED = 20000, 0  # welch_class_probabilities' draws of a replicate's two variances
 # normal quantiles of a two-sided 5% test and 80% power (statistics.NormalDist().inv_cdf(0.975), (0.8))
 Z_ALPHA, Z_POWER = 1.959963984540054, 0.8416212335729143
 
@@ -121,39 +126,58 @@ def classify(mean: float, low: float, high: float, better: str, labels=(IMPROVED
     return none
 
 
-def flip_probability(mean: float, se: float, df: float, level: float = LEVEL) -> float:
-    """Under the t model fitted to the seeds (mean and standard error as observed), the probability that a replicate
-    with as many seeds falls in another class than this experiment's: its t statistic is noncentral t(df, mean/se)."""
-    if se == 0:  # a model without spread repeats itself
-        return 0.0
-    c = t_critical(df, level)
-    up, down = class_probabilities(mean / se, df, level)
-    t_obs = mean / se
-    return 1 - up if t_obs > c else 1 - down if t_obs < -c else up + down
+def welch_class_probabilities(diff: float, var_a: float, var_b: float, na: int, nb: int, level: float = LEVEL
+                              ) -> tuple[float, float]:
+    """(P(above), P(below)) of a replicate's Welch test of two conditions whose seeds are normal with these variances
+    and means diff apart, na and nb seeds. The replicate's sample variances are independent scaled chi-squares; given
+    them, its difference of means is normal, so each probability is the mean over WELCH_DRAWS draws of the variances
+    of a normal probability (their degrees of freedom, and so the test's quantile, vary with them: no closed form).
+    The draws come from a fixed seed, so the same inputs give the same numbers."""
+    import numpy as np
+    from scipy.stats import norm, t
+
+    rng = np.random.default_rng(WELCH_SEED)
+    va = var_a * rng.chisquare(na - 1, WELCH_DRAWS) / (na - 1) / na
+    vb = var_b * rng.chisquare(nb - 1, WELCH_DRAWS) / (nb - 1) / nb
+    margin = t.ppf(0.5 + level / 2, (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))) * np.sqrt(va + vb)
+    sd = math.sqrt(var_a / na + var_b / nb)
+    return float(np.mean(norm.cdf((diff - margin) / sd))), float(np.mean(norm.cdf((-diff - margin) / sd)))
 
 
-def settled(delta: float, df: float, max_flip: float) -> bool:
+def flip_probability(up: float, down: float, observed: int) -> float:
+    """The probability that a replicate lands in another class than the observed one (+1 above zero, -1 below, 0
+    neither), given its probabilities of landing above and below."""
+    return 1 - up if observed > 0 else 1 - down if observed < 0 else up + down
+
+
+def settled(up: float, down: float, max_flip: float) -> bool:
     """Whether one class of a replicate has probability 1 - max_flip or more."""
-    up, down = class_probabilities(delta, df)
     return max(up, down, 1 - up - down) >= 1 - max_flip
 
 
-def seeds_needed(at, n: int, max_flip: float) -> int | None:
-    """The smallest number of seeds m > n at which at(m) = (noncentrality, degrees of freedom) of a replicate
-    settles one class (settled); found by doubling, then bisection (the probabilities grow with m for any effect
-    that is not zero). None beyond MAX_SEEDS."""
+def seeds_needed(probabilities_at, n: int, max_flip: float) -> int | None:
+    """The smallest number of seeds m > n at which a replicate's class probabilities, probabilities_at(m) = (above,
+    below), settle one class (settled); found by doubling, then bisection (the probabilities grow with m for any
+    effect that is not zero). None beyond MAX_SEEDS."""
     low, high = n, n
     while True:
         high = min(2 * high, MAX_SEEDS)
-        if settled(*at(high), max_flip):
+        if settled(*probabilities_at(high), max_flip):
             break
         if high == MAX_SEEDS:
             return None
         low = high
     while high - low > 1:
         mid = (low + high) // 2
-        low, high = (low, mid) if settled(*at(mid), max_flip) else (mid, high)
+        low, high = (low, mid) if settled(*probabilities_at(mid), max_flip) else (mid, high)
     return high
+
+
+def counted_once(result: dict, role_: str) -> dict:
+    """A derived row (word perplexity) keeps its numbers but no class of its own: one loss, one finding."""
+    if role_ != DERIVED:
+        return result
+    return {**result, "verdict": SAME_LOSS, "flip_probability": math.nan, "seeds_needed": ""}
 
 
 def judge(changes: list[float], better: str, max_flip: float = 1.0) -> dict:
@@ -169,12 +193,22 @@ def judge(changes: list[float], better: str, max_flip: float = 1.0) -> dict:
         return out
     se = sd / math.sqrt(n)
     half = t_critical(n - 1) * se
-    out.update(low=mean - half, high=mean + half, verdict=classify(mean, mean - half, mean + half, better),
-               flip_probability=flip_probability(mean, se, n - 1))
+    verdict = classify(mean, mean - half, mean + half, better)
+
+    def probabilities_at(m):  # a replicate of m seeds: its t statistic is noncentral t(m - 1, mean / (sd / sqrt m))
+        return class_probabilities(mean / (sd / math.sqrt(m)), m - 1)
+
+    out.update(low=mean - half, high=mean + half, verdict=verdict,
+               flip_probability=0.0 if sd == 0 else flip_probability(*probabilities_at(n), side(mean, half)))
     if out["flip_probability"] > max_flip:
         out["verdict"] = UNSTABLE
-        out["seeds_needed"] = seeds_needed(lambda m: (mean / (sd / math.sqrt(m)), m - 1), n, max_flip) or ""
+        out["seeds_needed"] = seeds_needed(probabilities_at, n, max_flip) or ""
     return out
+
+
+def side(mean: float, half: float) -> int:
+    """+1 when the interval mean +- half lies above zero, -1 below, 0 when it holds zero."""
+    return 1 if mean - half > 0 else -1 if mean + half < 0 else 0
 
 
 def welch_df(va: float, vb: float, na: int, nb: int) -> float:
@@ -193,16 +227,17 @@ def contrast(a: list[float], b: list[float], better: str, max_flip: float = 1.0)
     diff, var_a, var_b = out["difference"], mean_sd(a)[1] ** 2, mean_sd(b)[1] ** 2
     se, df = math.sqrt(var_a / len(a) + var_b / len(b)), welch_df(var_a / len(a), var_b / len(b), len(a), len(b))
     half = t_critical(df) * se
+
+    def probabilities_at(m, m_versus=None):  # a replicate of m seeds in each condition (m_versus in b)
+        return welch_class_probabilities(diff, var_a, var_b, m, m_versus or m)
+
     out.update(low=diff - half, high=diff + half, df=df,
                verdict=classify(diff, diff - half, diff + half, better, (BETTER, NO_DIFFERENCE, WORSE)),
-               flip_probability=flip_probability(diff, se, df))
+               flip_probability=0.0 if se == 0 else flip_probability(*probabilities_at(len(a), len(b)),
+                                                                      side(diff, half)))
     if out["flip_probability"] > max_flip:
         out["verdict"] = UNSTABLE
-
-        def at(m):  # m seeds in each condition
-            return diff / math.sqrt((var_a + var_b) / m), welch_df(var_a / m, var_b / m, m, m)
-
-        out["seeds_needed"] = seeds_needed(at, min(len(a), len(b)), max_flip) or ""
+        out["seeds_needed"] = seeds_needed(probabilities_at, min(len(a), len(b)), max_flip) or ""
     return out
 
 
@@ -249,7 +284,8 @@ def verdict_rows(rows: list[dict], items: dict[tuple[str, str], int] | None = No
                         "role": role(h.measure, h.set, h.metric), "measure": h.measure, "set": h.set,
                         "metric": h.metric, "better": h.better, "from_round": h.from_round, "to_round": last,
                         "n": len(pairs), "start": start, "end": sum(b for _, b in pairs) / len(pairs),
-                        **judge([b - a for a, b in pairs], h.better, max_flip), "unstable_above": max_flip,
+                        **counted_once(judge([b - a for a, b in pairs], h.better, max_flip),
+                                       role(h.measure, h.set, h.metric)), "unstable_above": max_flip,
                         "items": n_items or "", "item_halfwidth": half, "mdc": mdc})
     return out
 
@@ -283,7 +319,8 @@ def contrast_rows(rows: list[dict], generators: dict[str, str] | None = None, ma
                 out.append({"model": model, "condition": a, "versus": b, "kind": kind, "role": role(*key),
                             "measure": h.measure, "set": h.set, "metric": h.metric, "better": h.better,
                             "round": last, "n": len(va), "n_versus": len(vb), "mean": sum(va) / len(va),
-                            "versus_mean": sum(vb) / len(vb), **contrast(va, vb, h.better, max_flip),
+                            "versus_mean": sum(vb) / len(vb),
+                            **counted_once(contrast(va, vb, h.better, max_flip), role(*key)),
                             "unstable_above": max_flip})
     return out
 
