@@ -38,9 +38,11 @@ rule aggregate:
         seeds=SEEDS,
         # who writes each condition's corpus: the model itself, a teacher, or nothing (the real-data control)
         generators={
-            c: (GENERATOR_OF[c] or "self")
-            if generates(RESOLVED_CONDITIONS[c]["data"])
-            else "none"
+            c: (
+                (GENERATOR_OF[c] or "self")
+                if generates(RESOLVED_CONDITIONS[c]["data"])
+                else "none"
+            )
             for c in CONDITIONS
         },
         max_flip_probability=config["verdict"]["max_flip_probability"],

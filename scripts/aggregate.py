@@ -15,5 +15,6 @@ with step(snakemake, uses_torch=False) as log:
     verdicts, contrasts = answer(rows, base, p.generators, p.max_flip_probability)
     write_csv(snakemake.output.verdict, VERDICT_COLUMNS, verdicts)
     write_csv(snakemake.output.contrasts, CONTRAST_COLUMNS, contrasts)
-    log(f"{len(rows)} rows; verdicts:", *(f"\n  {v['condition']} {v['set']} {v['metric']}: {v['verdict']}" for v in verdicts),
+    log(f"{len(rows)} rows; verdicts:",
+        *(f"\n  {v['condition']} {v['set']} {v['metric']}: {v['verdict']}" for v in verdicts),
         *(f"\n  {c['condition']} - {c['versus']} {c['set']} {c['metric']}: {c['verdict']}" for c in contrasts))

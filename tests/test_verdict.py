@@ -5,9 +5,9 @@ import pytest
 
 from selftrain.report import write_csv
 from selftrain.verdict import (BETTER, CONTRAST_COLUMNS, DEGRADED, DERIVED, EXPLORATORY, HEADLINE_ROLE, IMPROVED,
-                               NO_CHANGE, NO_DIFFERENCE, ONE_SEED, SAME_LOSS, UNSTABLE, VERDICT_COLUMNS, WORSE, class_probabilities,
-                               contrast, contrast_rows, flip_probability, item_precision, judge, read_verdict, settled,
-                               task_items, verdict_rows)
+                               NO_CHANGE, NO_DIFFERENCE, ONE_SEED, SAME_LOSS, UNSTABLE, VERDICT_COLUMNS, WORSE,
+                               class_probabilities, contrast, contrast_rows, flip_probability, item_precision, judge,
+                               read_verdict, settled, task_items, verdict_rows)
 
 T975_2 = 4.302652729749464  # Student t, 0.975 quantile, 2 degrees of freedom (scipy.stats.t.ppf)
 
@@ -231,7 +231,8 @@ def test_contrasts_compare_every_condition_with_the_control_and_each_pair(tmp_pa
     pair = got["distill", "replace", "pair", "bits_per_byte"]
     # last round: distill 2.03, 2.05, 2.04 (mean 2.04, sd 0.01); replace 2.20, 2.21, 2.19 (mean 2.20, sd 0.01)
     se = math.sqrt(2 * 0.01 ** 2 / 3)
-    assert (pair["mean"], pair["versus_mean"], pair["round"], pair["n"]) == (pytest.approx(2.04), pytest.approx(2.2), 2, 3)
+    assert (pair["mean"], pair["versus_mean"]) == (pytest.approx(2.04), pytest.approx(2.2))
+    assert (pair["round"], pair["n"]) == (2, 3)
     assert pair["difference"] == pytest.approx(-0.16) and pair["df"] == pytest.approx(4.0)
     assert pair["high"] == pytest.approx(-0.16 + 2.7764451051977987 * se) and pair["verdict"] == BETTER
     control = got["replace", "realonly", "control", "bits_per_byte"]
