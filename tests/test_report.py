@@ -196,3 +196,18 @@ def test_a_reference_far_from_the_data_is_named_in_the_title_not_drawn():
     assert ax.get_title().endswith("(held-out real text: 70, off this scale)")
     assert [ln for ln in ax.get_lines() if ln.get_gid() == "real-reference"] == []
     assert ax.get_ylim()[1] < 1  # the data's own scale (0.3), not the reference's
+
+def test_a_condition_keeps_its_colour_where_the_control_draws_no_line():
+    """The control a (here: no diversity, as a condition that generates nothing) has no line on the diversity panels;
+    b keeps its own colour and style there, the ones it has on the bits-per-byte panel."""
+    rounds = [{**e, "diversity": {}} if e["condition"] == "a" else e for e in ROUNDS]
+    rows = summary_rows(BASE, rounds, [("m", "a"), ("m", "b")], [0, 1])
+    fig, _ = draw_first_page(rows, [])
+    styles = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if line.get_label() in ("a", "b"):
+                styles.setdefault(line.get_label(), set()).add((line.get_color(), line.get_linestyle()))
+    assert styles == {"a": {("C0", "-")}, "b": {("C1", "--")}}
+    titles = {ax.get_title(): {l.get_label() for l in ax.get_lines()} for ax in fig.axes}
+    assert "a" not in titles["Diversity of the generated text (collapse: down)"]

@@ -223,7 +223,9 @@ def _draw_page(plt, rows, models, panels, verdicts=(), contrasts=(), ncols=3):
     the real-text reference on diversity panels, and below each panel (outside its axes, so it covers no
     data) each condition's verdict."""
     nrows_per = math.ceil(len(panels) / ncols)
-    n_conditions = max(1, len({r["condition"] for r in rows if r["round"] > 0}))
+    # a condition keeps its colour and style on every panel, also where another has no line (the control: no diversity)
+    conditions = sorted({r["condition"] for r in rows if r["round"] > 0})
+    n_conditions = max(1, len(conditions))
     # each panel's verdict box sits under its x label: room for one line per condition
     panel_height = 3.6 + 0.11 * n_conditions * bool(verdicts)
     fig, axes = plt.subplots(nrows_per * len(models), ncols, figsize=(4.4 * ncols, panel_height * nrows_per * len(models)),
@@ -236,7 +238,8 @@ def _draw_page(plt, rows, models, panels, verdicts=(), contrasts=(), ncols=3):
                 continue
             measure, sets, metric, title, logy = panels[j]
             lines = series(rows, model, measure, sets, metric)
-            for k, (cond, pts) in enumerate(lines.items()):
+            for cond, pts in lines.items():
+                k = conditions.index(cond)
                 ls, marker = STYLES[k % len(STYLES)]
                 x = [p[0] for p in pts]
                 line, = ax.plot(x, [p[1] for p in pts], linestyle=ls, marker=marker, color=f"C{k}",
