@@ -135,6 +135,7 @@ PERPLEXITY_JSONL = "results/data/perplexity/{set}.jsonl"
 TAIL_VOCABULARY = "results/data/tail_vocabulary.json"
 SUMMARY_CI = "results/summary_ci.csv"
 VERDICT = "results/verdict.csv"
+CONTRASTS = "results/contrasts.csv"
 READING = "results/reading.md"
 HUB_FETCHED = "results/data/hub_fetched.json"
 # what the fetch stage downloads; jobs that read the hub cache depend on its record, so it runs first

@@ -20,7 +20,7 @@ rule evaluate_round:
         evaluation=per_model(lambda m: section(m, "evaluation")),
         perplexity_sets=sorted(config["evaluation"]["perplexity_sets"]),
         local_tasks=per_model(local_tasks),
-        corpora=list(ROUND_CORPORA),
+        corpora=lambda wc: list(eval_corpora(wc)),
         identity=lambda wc: {
             "model": wc.model,
             "condition": wc.condition,

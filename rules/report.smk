@@ -1,12 +1,10 @@
+from selftrain.regimes import generates
+
+
 # Report stage: seconds of work each (tables, a figure, a text from records), so localrules: on a cluster they run
 # where snakemake runs instead of waiting in the queue for a node (rules/archive.smk's manifest too).
 rule aggregate:
     input:
-        **(
-            {"spread": config["verdict"]["kernel_spread"]}
-            if config["verdict"]["kernel_spread"]
-            else {}
-        ),
         base=expand(BASE_EVAL, model=MODELS),
         rounds=[
             ROUND_EVAL.format(model=m, condition=c, seed=s, round=r)
@@ -24,6 +22,9 @@ rule aggregate:
         verdict=report(
             VERDICT, caption="../report/verdict.rst", category="Summary tables"
         ),
+        contrasts=report(
+            CONTRASTS, caption="../report/contrasts.rst", category="Summary tables"
+        ),
     log:
         log_path("aggregate"),
     benchmark:
@@ -38,6 +39,16 @@ rule aggregate:
         models=MODELS,
         branches=[list(b) for b in BRANCHES],
         seeds=SEEDS,
+        # who writes each condition's corpus: the model itself, a teacher, or nothing (the real-data control)
+        generators={
+            c: (
+                (GENERATOR_OF[c] or "self")
+                if generates(RESOLVED_CONDITIONS[c]["data"])
+                else "none"
+            )
+            for c in CONDITIONS
+        },
+        max_flip_probability=config["verdict"]["max_flip_probability"],
     script:
         "../scripts/aggregate.py"
 
@@ -46,6 +57,7 @@ rule plot:
     input:
         summary=SUMMARY,
         verdict=VERDICT,
+        contrasts=CONTRASTS,
     output:
         pdf=report(FIGURE_PDF, caption="../report/collapse.rst", category="Figures"),
         png=report(FIGURE_PNG, caption="../report/collapse.rst", category="Figures"),
@@ -66,6 +78,8 @@ rule plot:
 rule reading:
     input:
         verdict=VERDICT,
+        contrasts=CONTRASTS,
+        summary=SUMMARY,
     output:
         report(READING, caption="../report/reading.rst", category="Summary tables"),
     log:

@@ -16,7 +16,7 @@ rule train_round:
     resources:
         **job_resources("train", mem_mb=8000, runtime=240, cpus=2),
     params:
-        data=condition_part("data"),
+        data=train_data,
         init=condition_part("init"),
         training=per_model(lambda m: section(m, "training")),
         seed=lambda wc: job_seed(wc, "train"),

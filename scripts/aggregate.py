@@ -1,11 +1,9 @@
-"""Step: gather every eval.json into the tidy results/summary.csv, its mean and 95% interval over seeds, and
-the verdict per condition and headline metric (results/verdict.csv)."""
-
-import json
+"""Step: gather every eval.json into the tidy results/summary.csv, its mean and 95% interval over seeds, the verdict
+per condition and headline metric (results/verdict.csv) and the contrasts between conditions (results/contrasts.csv)."""
 
 from selftrain.report import CI_COLUMNS, interval_rows, load_eval, summary_rows, write_csv, write_summary
 from selftrain.step import step
-from selftrain.verdict import VERDICT_COLUMNS, interval_spreads, task_items, verdict_rows
+from selftrain.verdict import CONTRAST_COLUMNS, VERDICT_COLUMNS, answer
 
 p = snakemake.params
 with step(snakemake, uses_torch=False) as log:
@@ -14,8 +12,9 @@ with step(snakemake, uses_torch=False) as log:
     rows = summary_rows(base, rounds, [tuple(b) for b in p.branches], p.seeds)
     write_summary(snakemake.output.summary, rows)
     write_csv(snakemake.output.intervals, CI_COLUMNS, interval_rows(rows))
-    # the kernel spread (config key verdict.kernel_spread) that makes a verdict another machine could flip unstable
-    spread = json.loads(open(snakemake.input.spread).read()) if "spread" in snakemake.input.keys() else None
-    verdicts = verdict_rows(rows, task_items(base), interval_spreads(spread))
+    verdicts, contrasts = answer(rows, base, p.generators, p.max_flip_probability)
     write_csv(snakemake.output.verdict, VERDICT_COLUMNS, verdicts)
-    log(f"{len(rows)} rows; verdicts:", *(f"\n  {v['condition']} {v['set']} {v['metric']}: {v['verdict']}" for v in verdicts))
+    write_csv(snakemake.output.contrasts, CONTRAST_COLUMNS, contrasts)
+    log(f"{len(rows)} rows; verdicts:",
+        *(f"\n  {v['condition']} {v['set']} {v['metric']}: {v['verdict']}" for v in verdicts),
+        *(f"\n  {c['condition']} - {c['versus']} {c['set']} {c['metric']}: {c['verdict']}" for c in contrasts))

@@ -5,8 +5,9 @@ counts give another summation order, as another machine does), compared headline
         --measured "2026-12-02, 2-core AMD EPYC VM, matmul ..." --margin 2 --out docs/kernel-spread-default.json
 
 Each --run is LABEL=DIRECTORY, a finished run's working directory (its results/verdict.csv: each headline's mean
-at its first judged and its last round, and its interval). The file written is what config key verdict.kernel_spread names (the unstable class of
-verdict.csv) and what `compare_reference.py --record --spread` takes its tolerances from."""
+at its first judged and its last round, and its interval). The file written is what `compare_reference.py --record
+--spread` takes its tolerances from. The verdict does not read it: thread counts move only the sampled corpora,
+the replicate spread that the seeds already measure (scripts/selftrain/verdict.py)."""
 
 import argparse
 import json

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from selftrain.provenance import verify_manifest
 from selftrain.report import load_eval, plot_collapse, read_summary, summary_rows, write_csv, write_summary
-from selftrain.verdict import VERDICT_COLUMNS, interval_spreads, read_verdict, task_items, verdict_rows
+from selftrain.verdict import CONTRAST_COLUMNS, VERDICT_COLUMNS, answer, read_verdict
 
 
 def job(manifest: dict, rule: str) -> dict:
@@ -37,19 +37,18 @@ def main(argv=None) -> int:
     summary = next(iter(agg["output"]["files"]))
     if (out / "summary.csv").read_bytes() != (root / summary).read_bytes():
         problems.append(f"{summary}: re-created from the eval JSONs, it differs (reproduced/summary.csv)")
-    # the figure carries the verdicts: verdict.csv re-computed from the same rows, and read back as the plot job does
-    # with the kernel spread the run judged with: a file of the code (code/<path>) or of the results
-    spread = None
-    if "spread" in inputs:
-        path = next(p for p in (root / inputs["spread"], root / "code" / inputs["spread"]) if p.is_file())
-        spread = json.loads(path.read_text())
-    write_csv(out / "verdict.csv", VERDICT_COLUMNS, verdict_rows(rows, task_items(base), interval_spreads(spread)))
-    verdict = agg["output"]["named"]["verdict"]
-    if (out / "verdict.csv").read_bytes() != (root / verdict).read_bytes():
-        problems.append(f"{verdict}: re-created from the eval JSONs, it differs (reproduced/verdict.csv)")
+    # the figure carries the verdicts and contrasts: re-computed from the same rows and parameters, and read back as
+    # the plot job does
+    verdicts, contrasts = answer(rows, base, p["generators"], p["max_flip_probability"])
+    write_csv(out / "verdict.csv", VERDICT_COLUMNS, verdicts)
+    write_csv(out / "contrasts.csv", CONTRAST_COLUMNS, contrasts)
+    for name in ("verdict", "contrasts"):
+        path = agg["output"]["named"][name]
+        if (out / f"{name}.csv").read_bytes() != (root / path).read_bytes():
+            problems.append(f"{path}: re-created from the eval JSONs, it differs (reproduced/{name}.csv)")
     pdf, png = plot["output"]["named"]["pdf"], plot["output"]["named"]["png"]
     plot_collapse(read_summary(out / "summary.csv"), out / Path(pdf).name, out / Path(png).name,
-                  read_verdict(out / "verdict.csv"))
+                  read_verdict(out / "verdict.csv"), read_verdict(out / "contrasts.csv"))
     same_pdf = (out / Path(pdf).name).read_bytes() == (root / pdf).read_bytes()
     recorded = plot["packages"]["matplotlib"]
     if not same_pdf and recorded == importlib.metadata.version("matplotlib"):

@@ -11,8 +11,6 @@ from selftrain.io import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((ROOT / "config.yaml").read_text())
-# its one repository-relative path made absolute: the tests check it from other directories
-DEFAULT["verdict"]["kernel_spread"] = str(ROOT / DEFAULT["verdict"]["kernel_spread"])
 # the embedded default's settings with two conditions of different prompting strategies, whatever contrast the
 # default itself draws: the cases below name keys of these
 DEFAULT["conditions"] = {"unconditional": {"prompt": {"strategy": "unconditional"}},
@@ -128,7 +126,7 @@ CASES = {
                       "real_tokens, regime)"),
     "misspelled regime": (lambda c: cond(c).update(data={"regime": "acumulate"}),
                           "config key 'conditions.real_prefix.data.regime': 'acumulate' is not one of ['replace', "
-                          "'accumulate', 'mix', 'accumulate_subsample']"),
+                          "'accumulate', 'mix', 'accumulate_subsample', 'real']"),
     "misspelled filter": (lambda c: cond(c).update(filters=[{"name": "dedupe"}]),
                           "config key 'conditions.real_prefix.filters.0.name': 'dedupe' is not one of ['none', "
                           "'min_length', 'perplexity', 'quality', 'gopher', 'dedup', 'detector']"),
@@ -189,8 +187,6 @@ CASES = {
     "empty perplexity set path": (
         lambda c: c["evaluation"].update(perplexity_sets={"web": {"source": "jsonl", "path": ""}}),
         "config key 'evaluation.perplexity_sets.web.path': '' should be non-empty"),
-    "empty kernel spread path": (lambda c: c["verdict"].update(kernel_spread=""),
-                                 "config key 'verdict.kernel_spread': '' should be non-empty"),
     "empty local checkpoint path": (lambda c: model(c).update(base={"kind": "local", "path": ""}),
                                     "config key 'models.tiny.base.path': '' should be non-empty"),
     "gpus beside a gres": (
@@ -255,7 +251,7 @@ def test_check_config_command_names_file_and_line(tmp_path):
 
     cmd = [sys.executable, "scripts/check_config.py"]
     ok = subprocess.run(cmd + ["config.yaml"], cwd=ROOT, capture_output=True, text=True)
-    assert (ok.returncode, ok.stdout) == (0, "config.yaml: valid (2 models, 2 conditions)\n")
+    assert (ok.returncode, ok.stdout) == (0, "config.yaml: valid (2 models, 3 conditions)\n")
     bad = tmp_path / "bad.yaml"
     bad.write_bytes(b"rounds: 3\nseed: \xff\n")
     proc = subprocess.run(cmd + ["config.yaml", str(bad)], cwd=ROOT, capture_output=True, text=True)
@@ -292,29 +288,6 @@ def path_problems(tmp_path, mutate) -> list[str]:
     with pytest.raises(InputError) as e:
         check_paths(validate_config(c), tmp_path)
     return [line.strip() for line in str(e.value).splitlines()[1:]]
-
-
-def test_a_kernel_spread_file_is_parsed_as_aggregate_reads_it(tmp_path):
-    """Not only there: a file that is no JSON, no kernel-spread file or holds a negative tolerance stops the load."""
-    spread = tmp_path / "spread.json"
-    where = "config key 'verdict.kernel_spread'"
-    use = lambda c: c["verdict"].update(kernel_spread="spread.json")  # noqa: E731
-    spread.write_text('{"tolerances": {')
-    assert path_problems(tmp_path, use) == [
-        f"{where}: spread.json is not JSON (Expecting property name enclosed in double quotes: line 1 column 17 (char 16))"]
-    spread.write_text('{"runs": []}')
-    assert path_problems(tmp_path, use) == [
-        f"{where}: spread.json is no kernel-spread file (scripts/kernel_spread.py writes one: "
-        "tolerances.<metric>.interval_bounds; KeyError 'tolerances')"]
-    spread.write_text('{"tolerances": {"perplexity/heldout/word_perplexity": {"interval_bounds": -0.1}}}')
-    assert path_problems(tmp_path, use) == [
-        f"{where}: spread.json: tolerances.perplexity/heldout/word_perplexity.interval_bounds is -0.1 (a number >= 0)"]
-    spread.write_text('{"tolerances": {"perplexity/heldout/word_perplexity": {"interval_bounds": 0.1}}}')
-    from selftrain.config import check_paths
-
-    c = copy.deepcopy(DEFAULT)
-    use(c)
-    check_paths(validate_config(c), tmp_path)
 
 
 def test_a_jsonl_corpus_is_parsed_whole_and_its_split_leaves_a_batch(tmp_path):

@@ -92,10 +92,12 @@ def test_job_counts_are_the_dags():
     unconditional) and filtered once per chain on it, 3 seeds; rounds 2-5 per condition (20 grid points). 1B and 7B
     also train in distill13b (13B generates: a generation of its own) and judge13b (topic's shared generation, a chain
     of its own that 13B scores); those jobs are 13B's: its filter jobs per student (each student's own corpus), its
-    generate jobs once for both (the same prompts, sampling and budget: one corpus), under the first student."""
+    generate jobs once for both (the same prompts, sampling and budget: one corpus), under the first student. Every
+    model also trains in the real-data control realonly, which generates and filters nothing: 3 seeds x 5 rounds of
+    training and evaluation."""
     got = counts(plan(validate_config(paper_raw())))
-    grid = {"base": 1, "generate": 3 * 3 + 20 * 3 * 4, "filter": 3 * 5 * 3 + 20 * 3 * 4, "train": 20 * 3 * 5,
-            "evaluate": 1 + 20 * 3 * 5}
+    grid = {"base": 1, "generate": 3 * 3 + 20 * 3 * 4, "filter": 3 * 5 * 3 + 20 * 3 * 4, "train": 21 * 3 * 5,
+            "evaluate": 1 + 21 * 3 * 5}
     expected = {("olmo2-13b", kind, None): n for kind, n in grid.items()}
     for student in ("olmo2-1b", "olmo2-7b"):
         expected |= {(student, "base", None): 1,
@@ -201,11 +203,12 @@ def test_subsets_fit_a_budget():
                  axes={"prompt": ["unconditional", "self_prefix64"]})
     # 2 prompts x 5 filters; self_prefix64's round 1 is unconditional's: 1 generation and 5 chains in round 1. The
     # named conditions stay (an axis is the grid's): distill13b and judge13b train 1B, with 13B's generation and
-    # scoring; 13B itself, trained by no condition left, has its round 0 only, and 7B is gone
+    # scoring; 13B itself, trained by no condition left, has its round 0 only, and 7B is gone. The control realonly
+    # trains 1B too, with no generate or filter job: 2 rounds of training and evaluation
     assert counts(plan(validate_config(raw))) == {
         ("olmo2-1b", "base", None): 1, ("olmo2-1b", "generate", None): 1 + 1 + 10 + 1,
-        ("olmo2-1b", "filter", None): 5 + 1 + 10 + 1, ("olmo2-1b", "train", None): 24,
-        ("olmo2-1b", "evaluate", None): 25, ("olmo2-13b", "base", None): 1, ("olmo2-13b", "evaluate", None): 1,
+        ("olmo2-1b", "filter", None): 5 + 1 + 10 + 1, ("olmo2-1b", "train", None): 24 + 2,
+        ("olmo2-1b", "evaluate", None): 25 + 2, ("olmo2-13b", "base", None): 1, ("olmo2-13b", "evaluate", None): 1,
         ("olmo2-13b", "generate", "olmo2-1b"): 2, ("olmo2-13b", "filter", "olmo2-1b"): 2}
     raw = subset(paper_raw(), conditions=["prompt-topic__filter-none", "prompt-topic__filter-ppl_q50"], seeds=2)
     config = validate_config(raw)
@@ -231,10 +234,11 @@ def test_a_subset_of_models_keeps_the_teachers_its_branches_need():
     got = counts(plan(validate_config(raw)))
     assert (got["big", "generate", "pico"], got["big", "filter", "pico"]) == (1, 1)
     assert {k for k in got if k[0] == "big" and k[2] is None} == {("big", "base", None), ("big", "evaluate", None)}
-    # a model trained by the grid alone: the strategic pipelines, which train others, are left out, and no teacher
+    # a model trained by the grid and the control alone: the strategic pipelines, which train others, are left out,
+    # and no teacher
     raw = subset(paper_raw(), models=["olmo2-13b"], seeds=1, rounds=1)
     assert sorted(raw["models"]) == ["olmo2-13b"] and "distill13b" not in raw["conditions"]
-    assert len(raw["conditions"]) == 20 and "grid" not in raw
+    assert len(raw["conditions"]) == 21 and "realonly" in raw["conditions"] and "grid" not in raw
     assert {j.student for j in plan(validate_config(raw)).jobs} == {None}
     with pytest.raises(InputError, match=r"--models: no condition trains big \(a teacher or scorer only\)"):
         subset(strategic(), models=["big"])
@@ -338,8 +342,9 @@ def test_cost_plan_command_prints_the_table_and_its_sources():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    # 20 grid points and the 2 strategic pipelines x 5 rounds; 13B writes distill13b's corpora and is trained by none
-    assert "| olmo2-7b | train | 110 | 4 |" in out and "MFU 0.483 (h100/train#2)" in out
+    # 20 grid points, the 2 strategic pipelines and the control x 5 rounds; 13B writes distill13b's corpora and is
+    # trained by none
+    assert "| olmo2-7b | train | 115 | 4 |" in out and "MFU 0.483 (h100/train#2)" in out
     assert "| olmo2-13b | generate for olmo2-7b | 5 | 2 |" in out and "| olmo2-13b | train" not in out
     assert "wall time on 64 GPUs: at least" in out and "olmo2-1b" not in out.split("figures:")[0]
     assert "h100 peak: 989 TFLOP/s; source: H100 SXM dense BF16" in out

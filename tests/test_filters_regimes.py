@@ -45,7 +45,7 @@ from selftrain.regimes import REGIMES, composition  # noqa: E402
 
 def test_registries():
     assert sorted(FILTERS) == ["dedup", "detector", "gopher", "min_length", "none", "perplexity", "quality"]
-    assert sorted(REGIMES) == ["accumulate", "accumulate_subsample", "mix", "replace"]
+    assert sorted(REGIMES) == ["accumulate", "accumulate_subsample", "mix", "real", "replace"]
 
 
 @pytest.mark.parametrize("band,kept", [("lowest", [1, 3]), ("highest", [0, 2]), ("middle", [3, 4])])

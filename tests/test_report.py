@@ -139,7 +139,7 @@ def test_plot_writes_pages_and_png_with_the_summary_numbers(tmp_path):
     assert (tmp_path / "c.pdf").read_bytes() == first  # same numbers, same bytes
 
 
-def draw_first_page(rows, verdicts):
+def draw_first_page(rows, verdicts, contrasts=()):
     """Page 1 of the figure as plot_collapse draws it, drawn on a canvas."""
     import matplotlib
 
@@ -148,22 +148,26 @@ def draw_first_page(rows, verdicts):
 
     from selftrain.report import _draw_page, _panels
 
-    fig = _draw_page(plt, rows, sorted({r["model"] for r in rows if r["round"] > 0}), _panels(rows)[0], verdicts)
+    fig = _draw_page(plt, rows, sorted({r["model"] for r in rows if r["round"] > 0}), _panels(rows)[0], verdicts,
+                     contrasts)
     fig.canvas.draw()
     return fig, fig.canvas.get_renderer()
 
 
 def test_plot_puts_each_verdict_under_its_panel_and_the_real_reference_on_diversity(tmp_path):
-    from selftrain.verdict import verdict_rows
+    from selftrain.verdict import contrast_rows, verdict_rows
 
     rows = summary_rows(BASE, ROUNDS, [("m", "a"), ("m", "b")], [0, 1])
-    verdicts = verdict_rows(rows)
-    plot_collapse(rows, tmp_path / "c.pdf", tmp_path / "c.png", verdicts)
-    fig, renderer = draw_first_page(rows, verdicts)
+    generators = {"a": "self", "b": "none"}  # b stands for the real-data control
+    verdicts, contrasts = verdict_rows(rows, generators=generators), contrast_rows(rows, generators)
+    plot_collapse(rows, tmp_path / "c.pdf", tmp_path / "c.png", verdicts, contrasts)
+    fig, renderer = draw_first_page(rows, verdicts, contrasts)
     boxes = {ax.get_title(): [c for c in ax.get_children() if c.get_gid() == "verdict"] for ax in fig.axes}
-    # bits per byte is 1.0 in every round: a zero change with zero spread is no significant change
+    # bits per byte is 1.0 in every round: a zero change with zero spread is no significant change, and a is no
+    # different from the control b at the last round
     [bpb] = boxes["Bits per byte on held-out real text"]
-    assert bpb.get_text() == "a: no significant change, +0 [+0, +0]\nb: no significant change, +0 [+0, +0]"
+    assert bpb.get_text() == ("a: no significant change, +0 [+0, +0]; vs b +0 [+0, +0] no significant difference\n"
+                              "b: no significant change, +0 [+0, +0]")
     # the boxes cover no data: each lies outside every panel's data area and label, inside the figure
     areas = [ax.get_window_extent(renderer) for ax in fig.axes if ax.axison]
     areas += [ax.xaxis.label.get_window_extent(renderer) for ax in fig.axes if ax.axison]  # and no axis label
@@ -192,3 +196,18 @@ def test_a_reference_far_from_the_data_is_named_in_the_title_not_drawn():
     assert ax.get_title().endswith("(held-out real text: 70, off this scale)")
     assert [ln for ln in ax.get_lines() if ln.get_gid() == "real-reference"] == []
     assert ax.get_ylim()[1] < 1  # the data's own scale (0.3), not the reference's
+
+def test_a_condition_keeps_its_colour_where_the_control_draws_no_line():
+    """The control a (here: no diversity, as a condition that generates nothing) has no line on the diversity panels;
+    b keeps its own colour and style there, the ones it has on the bits-per-byte panel."""
+    rounds = [{**e, "diversity": {}} if e["condition"] == "a" else e for e in ROUNDS]
+    rows = summary_rows(BASE, rounds, [("m", "a"), ("m", "b")], [0, 1])
+    fig, _ = draw_first_page(rows, [])
+    styles = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if line.get_label() in ("a", "b"):
+                styles.setdefault(line.get_label(), set()).add((line.get_color(), line.get_linestyle()))
+    assert styles == {"a": {("C0", "-")}, "b": {("C1", "--")}}
+    titles = {ax.get_title(): {l.get_label() for l in ax.get_lines()} for ax in fig.axes}
+    assert "a" not in titles["Diversity of the generated text (collapse: down)"]

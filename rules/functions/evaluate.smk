@@ -10,15 +10,19 @@ def local_tasks(model):
 
 
 # corpora whose diversity a round's eval.json records: round 0 the held-out real text (the reference),
-# round r its generated and filtered corpora
+# round r its generated and filtered corpora (none for a condition that generates nothing, the real-data control)
 BASE_CORPORA = {"real": HELDOUT_JSONL}
 ROUND_CORPORA = {"generated": GENERATED, "filtered": FILTERED}
 
 
 def eval_corpora(wc):
     """The corpora of BASE_CORPORA or ROUND_CORPORA of a checkpoint's evaluation, as paths."""
+    from selftrain.regimes import generates
+
     if "condition" not in wc.keys():
         return dict(BASE_CORPORA)
+    if not generates(condition(wc.condition)["data"]):
+        return {}
     key = dict(model=wc.model, condition=wc.condition, seed=wc.seed, round=wc.round)
     return {name: path.format(**key) for name, path in ROUND_CORPORA.items()}
 

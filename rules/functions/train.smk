@@ -27,3 +27,14 @@ def train_inputs(wc):
     if "real" in regime.reads(spec["data"]):
         inputs["real"] = TRAIN_JSONL
     return inputs
+
+
+def train_data(wc):
+    """The data spec a train job reads (a params entry): the condition's, with what its regime takes from the
+    model's generation budget (a real-data control's budget_tokens)."""
+    from selftrain.regimes import regime_class
+
+    spec = condition(wc.condition)["data"]
+    return regime_class(spec).job_spec(
+        spec, section(wc.model, "generation")["tokens_per_round"]
+    )

@@ -272,11 +272,6 @@ def check_paths(config: dict, root: str | Path = ".") -> None:
     measured = config["cost"]["measured"]
     if measured and not (root / measured).is_file():
         problems.append(f"config key 'cost.measured': no file {measured!r} (bench/gpu_throughput.py writes one)")
-    spread = config["verdict"]["kernel_spread"]
-    if spread and not (root / spread).is_file():
-        problems.append(f"config key 'verdict.kernel_spread': no file {spread!r} (scripts/kernel_spread.py writes one)")
-    elif spread:
-        problems += spread_problems(root / spread, spread)
     for model, spec in config["models"].items():
         base = spec["base"]
         if base["kind"] != "local":
@@ -296,25 +291,6 @@ def check_paths(config: dict, root: str | Path = ".") -> None:
                                 f"exceeds max_position_embeddings {context} of {base['path']}/config.json")
     if problems:
         raise InputError("invalid config:\n  " + "\n  ".join(problems))
-
-
-def spread_problems(path: Path, name: str) -> list[str]:
-    """A kernel-spread file read as rule aggregate reads it (JSON, then verdict.interval_spreads): every interval
-    bound's tolerance a number >= 0."""
-    from .verdict import interval_spreads
-
-    where = "config key 'verdict.kernel_spread'"
-    try:
-        spreads = interval_spreads(json.loads(path.read_text(encoding="utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        return [f"{where}: {name} is not JSON ({e})"]
-    except (KeyError, TypeError, AttributeError) as e:
-        return [f"{where}: {name} is no kernel-spread file (scripts/kernel_spread.py writes one: tolerances.<metric>."
-                f"interval_bounds; {type(e).__name__} {e})"]
-    bad = sorted(k for k, v in spreads.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0)
-    if bad:
-        return [f"{where}: {name}: tolerances.{bad[0]}.interval_bounds is {spreads[bad[0]]!r} (a number >= 0)"]
-    return []
 
 
 def expand_grid(grid: dict) -> dict[str, dict]:

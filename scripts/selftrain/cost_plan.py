@@ -28,6 +28,7 @@ from .config import (GRID_AXES, SCORER_ROLES, deep_merge, expand_grid, generator
 from .io import InputError
 from .memory_plan import HUB_ARCHITECTURES, architecture, gpus, parameters
 from .prompts import strategy_for_round
+from .regimes import generates
 from .resources import config_resource, resource_key
 
 # --- token estimates (printed with every plan that uses them) ---
@@ -367,7 +368,7 @@ def regime_tokens(data: dict, synthetic: float, real: float | None, round_: int)
     regime = data["regime"]
     if regime in ("replace", "mix"):  # mix keeps this round's size, a share of it real
         return synthetic
-    if regime == "accumulate_subsample":
+    if regime in ("accumulate_subsample", "real"):  # real: the control, budget_tokens or a generated round's size
         return data["budget_tokens"] or synthetic
     if real is None:
         return None
@@ -553,6 +554,9 @@ class Planner:
         generated, filtered = {}, {}
         for name in names:
             cond = self.conditions[name]
+            if not generates(cond["data"]):  # the real-data control: no generate or filter job
+                chain["generate", name, 1] = chain["filter", name, 1] = 0
+                continue
             g, c = shared_round_keys(cond)
             if g not in generated:
                 generated[g] = self.generation(model, cond, "round 1 (shared)", seeds, 1)
@@ -565,7 +569,10 @@ class Planner:
             # a branch starts when the bases it reads are there: the model's, its teacher's, its scorers'
             chain["base", name] = max(self.bases.get(m, 0) for m in
                                       (model, generator_model(cond) or model, *named_scorers(cond["filters"])))
-            if rounds > 1:
+            if rounds > 1 and not generates(cond["data"]):
+                for r in range(2, rounds + 1):
+                    chain["generate", name, r] = chain["filter", name, r] = 0
+            elif rounds > 1:
                 later = "rounds 2" + (f"-{rounds}" if rounds > 2 else "")
                 g = self.generation(model, cond, later, seeds * (rounds - 1), 2)
                 f = self.filtering(model, cond, later, seeds * (rounds - 1), 2)

@@ -17,7 +17,7 @@ import json
 import math
 
 from .io import atomic_write_text
-from .verdict import headlines, spread_key
+from .verdict import headlines
 
 # per metric: absolute tolerance, or relative ("rel") for metrics that scale (perplexities, lengths); also the
 # floor under a measured spread's tolerance, which thread counts alone can leave at 0 (round 0 came out identical
@@ -28,6 +28,11 @@ TOLERANCES = {
     "distinct_2": {"abs": 0.01}, "self_bleu": {"abs": 0.01}, "tail_survival": {"abs": 0.01},
 }
 KEY = ("model", "condition", "round", "measure", "set", "metric")
+
+
+def spread_key(measure: str, set_name: str, metric: str) -> str:
+    """How a headline metric is named in a kernel-spread file: measure/set/metric."""
+    return f"{measure}/{set_name}/{metric}"
 
 
 def read_intervals(path) -> list[dict]:

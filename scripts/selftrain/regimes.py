@@ -40,6 +40,11 @@ class DataRegime:
     def needs_rounds(cls, round_: int) -> list[int]:
         return [round_]
 
+    @classmethod
+    def job_spec(cls, spec: dict, tokens_per_round: int) -> dict:
+        """The spec a train job reads, given the budget a generated round has (tokens_per_round)."""
+        return spec
+
     def documents(self, synthetic_rounds: list[list[dict]], real: list[dict]) -> list[dict]:
         raise NotImplementedError
 
@@ -132,7 +137,33 @@ class AccumulateSubsample(Accumulate):
         return self.draw(pool, budget, "pool")
 
 
-REGIMES = {cls.name: cls for cls in (Replace, Accumulate, Mix, AccumulateSubsample)}
+class Real(DataRegime):
+    """Real held-in documents only, budget_tokens of them drawn afresh each round: the real-data control, the
+    same continual-training recipe with no generated text, so that no generate or filter job runs for it."""
+
+    name = "real"
+    needs_real = True
+
+    @classmethod
+    def needs_rounds(cls, round_):
+        return []
+
+    @classmethod
+    def job_spec(cls, spec, tokens_per_round):
+        """budget_tokens null: the budget of a generated round (the model's tokens_per_round), filled in the
+        job's params, so that the control trains on as many tokens as a condition that generates."""
+        return spec if spec["budget_tokens"] else {**spec, "budget_tokens": tokens_per_round}
+
+    def documents(self, synthetic_rounds, real):
+        return self.draw(list(real), self.spec["budget_tokens"], "real")
+
+
+REGIMES = {cls.name: cls for cls in (Replace, Accumulate, Mix, AccumulateSubsample, Real)}
+
+
+def generates(data_spec: dict) -> bool:
+    """Whether a condition with this data spec trains on generated text (so its rounds generate and filter)."""
+    return bool(regime_class(data_spec).needs_rounds(1))
 
 
 def regime_class(spec: dict) -> type[DataRegime]:

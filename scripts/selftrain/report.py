@@ -69,17 +69,28 @@ def summary_rows(base_evals: dict[str, dict], round_evals: list[dict], branches:
     return rows
 
 
+def t_critical(df: float, level: float = 0.95) -> float:
+    """The two-sided Student-t quantile of a level: an interval is mean +- this x standard error."""
+    from scipy.stats import t
+
+    # float(): scipy returns numpy scalars, whose repr under numpy 2 is "np.float64(...)", not a number
+    return float(t.ppf(0.5 + level / 2, df))
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1; NaN for one value)."""
+    n = len(values)
+    mean = sum(values) / n
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan
+
+
 def mean_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
     """Mean and two-sided Student-t interval over seeds; one value gives NaN bounds (no spread to measure)."""
     n = len(values)
-    mean = sum(values) / n
+    mean, sd = mean_sd(values)
     if n < 2:
         return mean, math.nan, math.nan
-    from scipy.stats import t
-
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    # float(): scipy returns numpy scalars, whose repr under numpy 2 is "np.float64(...)", not a number
-    half = float(t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    half = t_critical(n - 1, level) * sd / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
@@ -177,13 +188,21 @@ def _reference(rows, model, metric):
     return next(iter(vals)) if vals else None
 
 
-def _verdict_text(verdicts, model, measure, set_name, metric) -> str:
-    """One line per condition: its verdict and mean change [95% interval] from verdict.csv."""
+def _verdict_text(verdicts, contrasts, model, measure, set_name, metric) -> str:
+    """One line per condition: its verdict and mean change [95% interval] from verdict.csv, and its difference
+    from the real-data control at the last round [95% Welch interval] from contrasts.csv."""
+    key = (model, measure, set_name, metric)
     lines = []
     for v in verdicts:
-        if (v["model"], v["measure"], v["set"], v["metric"]) == (model, measure, set_name, metric):
+        if (v["model"], v["measure"], v["set"], v["metric"]) == key:
             ci = "" if math.isnan(v["low"]) else f" [{v['low']:+.3g}, {v['high']:+.3g}]"
-            lines.append(f"{v['condition'].replace('_', ' ')}: {v['verdict']}, {v['change']:+.3g}{ci}")
+            line = f"{v['condition'].replace('_', ' ')}: {v['verdict']}, {v['change']:+.3g}{ci}"
+            for c in contrasts:
+                if (c["model"], c["measure"], c["set"], c["metric"]) == key and c["kind"] == "control" \
+                        and c["condition"] == v["condition"]:
+                    ci = "" if math.isnan(c["low"]) else f" [{c['low']:+.3g}, {c['high']:+.3g}]"
+                    line += f"; vs {c['versus'].replace('_', ' ')} {c['difference']:+.3g}{ci} {c['verdict']}"
+            lines.append(line)
     return "\n".join(lines)
 
 
@@ -199,12 +218,14 @@ def _reference_placement(pts_by_condition, ref) -> bool:
     return lo - span <= ref <= hi + span
 
 
-def _draw_page(plt, rows, models, panels, verdicts=(), ncols=3):
+def _draw_page(plt, rows, models, panels, verdicts=(), contrasts=(), ncols=3):
     """One figure: per model a block of panels, each metric vs round with a line per condition, seed bands,
     the real-text reference on diversity panels, and below each panel (outside its axes, so it covers no
     data) each condition's verdict."""
     nrows_per = math.ceil(len(panels) / ncols)
-    n_conditions = max(1, len({r["condition"] for r in rows if r["round"] > 0}))
+    # a condition keeps its colour and style on every panel, also where another has no line (the control: no diversity)
+    conditions = sorted({r["condition"] for r in rows if r["round"] > 0})
+    n_conditions = max(1, len(conditions))
     # each panel's verdict box sits under its x label: room for one line per condition
     panel_height = 3.6 + 0.11 * n_conditions * bool(verdicts)
     fig, axes = plt.subplots(nrows_per * len(models), ncols, figsize=(4.4 * ncols, panel_height * nrows_per * len(models)),
@@ -217,7 +238,8 @@ def _draw_page(plt, rows, models, panels, verdicts=(), ncols=3):
                 continue
             measure, sets, metric, title, logy = panels[j]
             lines = series(rows, model, measure, sets, metric)
-            for k, (cond, pts) in enumerate(lines.items()):
+            for cond, pts in lines.items():
+                k = conditions.index(cond)
                 ls, marker = STYLES[k % len(STYLES)]
                 x = [p[0] for p in pts]
                 line, = ax.plot(x, [p[1] for p in pts], linestyle=ls, marker=marker, color=f"C{k}",
@@ -239,7 +261,7 @@ def _draw_page(plt, rows, models, panels, verdicts=(), ncols=3):
             ax.set_title(f"{title} ({model})" if len(models) > 1 else title, fontsize=9)
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
-            text = _verdict_text(verdicts, model, measure, sets[0], metric)
+            text = _verdict_text(verdicts, contrasts, model, measure, sets[0], metric)
             if text:
                 # under the x label (placed at draw time, its bottom edge): outside the data area and the label
                 ax.annotate(text, xy=(0, 0), xycoords=("axes fraction", ax.xaxis.label), xytext=(0, -3),
@@ -248,23 +270,25 @@ def _draw_page(plt, rows, models, panels, verdicts=(), ncols=3):
                             bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.7"})
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), fontsize=8,
-               title="condition (shaded: 95% interval over seeds; box below each panel: verdict, change round 0 to "
-                     "last [95% interval])",
+               title="condition (shaded: 95% interval over seeds; box below each panel: verdict, change from round 0 "
+                     "to the last [95% interval over seeds]; vs the real-data control at the last round [95% Welch "
+                     "interval])",
                title_fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     return fig
 
 
-def plot_collapse(rows: list[dict], pdf_path, png_path, verdicts: list[dict] = ()) -> None:
+def plot_collapse(rows: list[dict], pdf_path, png_path, verdicts: list[dict] = (), contrasts: list[dict] = ()
+                  ) -> None:
     """collapse.pdf: page 1 bits per byte, mean downstream accuracy and diversity vs round, with the verdicts
-    of verdict.csv; appendix pages per task, word perplexity and the other diversity metrics. The PNG is page 1."""
+    of verdict.csv and the contrasts with the control of contrasts.csv; appendix pages per task, word perplexity and the other diversity metrics. The PNG is page 1."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     models = sorted({r["model"] for r in rows if r["round"] > 0})  # a teacher's round 0 alone draws no line
-    figs = [_draw_page(plt, rows, models, panels, verdicts) for panels in _panels(rows)]
+    figs = [_draw_page(plt, rows, models, panels, verdicts, contrasts) for panels in _panels(rows)]
     try:
         _save(figs, pdf_path, png_path)
     finally:
