@@ -47,13 +47,23 @@ def perplexity_task(data_file: str | Path, name: str = "heldout_perplexity") -> 
     return local_task("heldout_perplexity", data_file, name)
 
 
+def task_specs(name: str, task_files: dict[str, str]) -> list:
+    """What lm-eval runs for a configured task: a local task (a file in task_files) as its YAML config pointed at
+    its items, an OLMES name as the configs of its packaged sets (selftrain.olmes), any other as its lm-eval name."""
+    from . import olmes
+
+    if name in task_files:
+        return [local_task(name, task_files[name])]
+    if olmes.known(name):
+        return [olmes.lm_eval_task(leaf) for member in olmes.members(name) for leaf in olmes.leaves(member)]
+    return [name]
+
+
 def downstream_groups(tasks: list[dict], task_files: dict[str, str]) -> dict[tuple, list]:
-    """Configured downstream tasks grouped by (num_fewshot, limit), one lm-eval call per group: a local
-    task (a file in task_files) as its YAML config pointed at its items, any other as its lm-eval name."""
+    """Configured downstream tasks grouped by (num_fewshot, limit), one lm-eval call per group (task_specs)."""
     groups: dict[tuple, list] = {}
     for t in tasks:
-        spec = local_task(t["name"], task_files[t["name"]]) if t["name"] in task_files else t["name"]
-        groups.setdefault((t.get("num_fewshot"), t.get("limit")), []).append(spec)
+        groups.setdefault((t.get("num_fewshot"), t.get("limit")), []).extend(task_specs(t["name"], task_files))
     return groups
 
 
@@ -204,7 +214,21 @@ def evaluate_checkpoint(model, tokenizer, evaluation: dict, perplexity_files: di
                 continue
             downstream[name] = downstream_block(results, name)
         perplexity.update({n: perplexity_block(results, t) for n, t in ppl_tasks.items() if t in results})
-    return perplexity, downstream
+    return perplexity, olmes_blocks(evaluation["downstream"]["tasks"], downstream)
+
+
+def olmes_blocks(tasks: list[dict], downstream: dict[str, dict]) -> dict[str, dict]:
+    """Downstream blocks with each configured OLMES name's lm-eval tasks folded into what it reports
+    (olmes.report_blocks: MMLU's subjects into their macro average, olmes_core's aggregate added)."""
+    from . import olmes
+
+    out = {}
+    for t in tasks:
+        if olmes.known(t["name"]):
+            out.update(olmes.report_blocks(t["name"], downstream))
+        elif t["name"] in downstream:
+            out[t["name"]] = downstream[t["name"]]
+    return out
 
 
 def validate_eval_record(record: dict) -> None:
