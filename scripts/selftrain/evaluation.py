@@ -202,7 +202,9 @@ def evaluate_checkpoint(model, tokenizer, evaluation: dict, perplexity_files: di
     ppl_tasks = {name: f"{name}_perplexity" for name in perplexity_files}
     groups = downstream_groups(evaluation["downstream"]["tasks"], task_files)
     # perplexity needs the tasks' own settings; it joins the default group so one lm-eval call does both
-    groups[(None, None)] = [perplexity_task(f, ppl_tasks[n]) for n, f in perplexity_files.items()] + groups.get((None, None), [])
+    ppl_specs = [perplexity_task(f, ppl_tasks[n]) for n, f in perplexity_files.items()]
+    if ppl_specs:
+        groups[(None, None)] = ppl_specs + groups.get((None, None), [])
     perplexity, downstream = {}, {}
     manager = task_manager_for([s for specs in groups.values() for s in specs])
     for (shots, limit), specs in groups.items():
