@@ -178,3 +178,14 @@ def test_cross_check_with_olmo_eval(checkpoint, name, folder, variant, monkeypat
           f"bpb {block['bpb']:.8f}; olmo_eval acc_v1 {ref['acc']['acc_v1']:.6f} len_norm_v1 "
           f"{ref['len_norm']['len_norm_v1']:.6f} bpb_v2 {ref['acc']['bpb_v2']:.8f} "
           f"(|diff| {abs(block['bpb'] - ref['acc']['bpb_v2']):.2e})")
+
+
+def test_the_cluster_env_installs_the_pins_of_requirements_olmes():
+    import re
+
+    from conftest import ROOT
+    from selftrain.provenance import pins
+
+    wanted = pins((ROOT / "requirements-olmes.txt").read_text().splitlines())
+    script = (ROOT / "envs" / "evaluate.post-deploy.sh").read_text()
+    assert "--no-deps" in script and pins(re.findall(r"\S+==\S+", script)) == wanted
