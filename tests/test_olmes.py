@@ -189,3 +189,17 @@ def test_the_cluster_env_installs_the_pins_of_requirements_olmes():
     wanted = pins((ROOT / "requirements-olmes.txt").read_text().splitlines())
     script = (ROOT / "envs" / "evaluate.post-deploy.sh").read_text()
     assert "--no-deps" in script and pins(re.findall(r"\S+==\S+", script)) == wanted
+
+
+def test_a_continuation_longer_than_the_context_is_named_before_scoring(checkpoint):
+    """GSM8K's gold solutions are longer than a 64-token window: one line naming the task and the key, not
+    lm-eval's bare assert after the other tasks ran."""
+    from selftrain.evaluation import check_continuations_fit
+    from selftrain.io import InputError
+
+    _, tok = checkpoint
+    tasks = [{"name": "arc_easy:rc::olmes", "limit": 2}, {"name": "gsm8k:gold_bpb::olmes", "limit": 2}]
+    with pytest.raises(InputError, match=r"item \d+ of task gsm8k:gold_bpb::olmes is \d+ tokens, longer than "
+                                         r"evaluation.max_length 64"):
+        check_continuations_fit(tok, {}, 64, 2048, tasks)
+    check_continuations_fit(tok, {}, 2048, 2048, tasks)

