@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from selftrain.config import resolve_condition, shared_round_keys, validate_config
-from workflow_runs import HOLD_GENERATION, STATUS, TINY, cells, outputs, run_until, snakemake, write_config
+from workflow_runs import HELD, STATUS, TINY, cells, hold_generation, outputs, run_until, snakemake, write_config
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
@@ -30,8 +30,7 @@ def resumed_run(tmp_path_factory):
     # 2. generation (round 1: the shared one), after its model loaded and its first batch, before its corpus is
     # written: the job is held there (tests/hold_generation) so that the kill cannot land before or after
     generate_log = f"results/logs/pico/shared/seed0/round1/{shared}/generate.log"
-    seen["generation killed"] = run_until(wd, generate_log, HOLD_GENERATION["SELFTRAIN_HOLD_GENERATION"],
-                                          env=HOLD_GENERATION)
+    seen["generation killed"] = run_until(wd, generate_log, HELD, env=hold_generation(generate_log))
     seen["generation log at kill"] = (wd / generate_log).read_text()
     seen["corpus after kill"] = (rnd / "generated.jsonl").exists()
     seen["base record after kill"] = (res / "pico/round0/checkpoint.prov.json").is_file()

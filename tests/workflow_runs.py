@@ -100,9 +100,14 @@ def write_config(workdir, cfg):
     (workdir / "ood" / "declaration.txt").write_text(OOD_TEXT)
 
 
-# tests/hold_generation/sitecustomize.py logs this and holds a generate job after its first batch
-HOLD_GENERATION = {"PYTHONPATH": str(ROOT / "tests" / "hold_generation"),
-                   "SELFTRAIN_HOLD_GENERATION": "held after batch 1 (tests/hold_generation)"}
+HELD = "held after batch 1 (tests/hold_generation)"
+
+
+def hold_generation(log: str) -> dict:
+    """Environment in which tests/hold_generation/sitecustomize.py holds the generate job that writes `log` after
+    its first batch, once it has logged HELD."""
+    return {"PYTHONPATH": str(ROOT / "tests" / "hold_generation"), "SELFTRAIN_HOLD_GENERATION": HELD,
+            "SELFTRAIN_HOLD_LOG": log}
 
 
 def run_until(workdir, log, text, timeout=600, target="results/manifest.json", env=None):

@@ -10,11 +10,13 @@ import sys
 import time
 
 HELD = os.environ["SELFTRAIN_HOLD_GENERATION"]  # the log line the test waits for (tests/workflow_runs.py)
+# the one job to hold, by its log: another job held too would keep the cores this one waits for
+LOG = os.environ["SELFTRAIN_HOLD_LOG"]
 
 
 class HoldGeneration(importlib.abc.MetaPathFinder):
-    """Wraps selftrain.generation.generate_corpus as the module loads: its sampler logs HELD after the first batch
-    and sleeps until the test kills the job."""
+    """Wraps selftrain.generation.generate_corpus as the module loads: in the job that writes LOG, its sampler logs
+    HELD after the first batch and sleeps until the test kills the job."""
 
     def find_spec(self, name, path, target=None):
         if name != "selftrain.generation":
@@ -27,6 +29,10 @@ class HoldGeneration(importlib.abc.MetaPathFinder):
             generate_corpus = module.generate_corpus
 
             def held(sample, *args, log=print, **kwargs):
+                job = getattr(sys.modules["__main__"], "snakemake", None)  # the script's Snakemake object
+                if not job or not any(str(p).endswith(LOG) for p in job.log):
+                    return generate_corpus(sample, *args, log=log, **kwargs)
+
                 def first_batch_then_hold(prompts, prompt_indices, batch_index):
                     out = sample(prompts, prompt_indices, batch_index)
                     log(HELD)
