@@ -1,7 +1,6 @@
 """Test harness of tests/test_resume.py (on PYTHONPATH for one run only): the real generate step, held after its
-model has loaded and its first batch is sampled, so that the test's SIGKILL lands mid-corpus every time. The tiny
-corpus is written in a fraction of a second after that batch, so a kill that raced the generator would land after
-it as often as not."""
+model has loaded and its first batch is sampled, so that the test's SIGKILL lands mid-corpus every time: the tiny
+config's corpus is three batches, so a kill that raced the generator could land after the corpus was written."""
 
 import importlib.abc
 import importlib.machinery
