@@ -129,7 +129,8 @@ def round_verdict(workdir: Path, gpus: int) -> tuple[bool, str]:
     return not problems, "; ".join(problems or seen)
 
 
-def run_step(name: str, cmd: list, log: Path, timeout: float, env=None) -> tuple[int | None, float]:
+def run_step(cmd: list, log: Path, timeout: float, env=None) -> tuple[int | None, float]:
+    """(exit status, or None past the timeout; seconds) of cmd run from the repository root into log."""
     t0 = time.monotonic()
     with open(log, "w") as f:
         try:
@@ -155,7 +156,7 @@ def check(a) -> list[tuple[str, bool, float, str]]:
         if step == "paths":
             report = workdir / "paths.xml"
             report.unlink(missing_ok=True)
-            rc, secs = run_step(step, [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+            rc, secs = run_step([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                                        "tests/gpu/test_gpu_paths.py", f"--junitxml={report}"], log, left, offline)
             ok, what = junit_verdict(report)
         elif step == "round":
@@ -163,12 +164,12 @@ def check(a) -> list[tuple[str, bool, float, str]]:
             round_config(wd, gpus)
             smk = [str(Path(sys.executable).with_name("snakemake")), "-s", str(ROOT / "Snakefile"), "-d", str(wd),
                    "--configfile", str(wd / "config.yaml"), "--cores", "1"]
-            rc, secs = run_step(step, [*smk, "results/data/hub_fetched.json", "results/figures/collapse.pdf"], log,
+            rc, secs = run_step([*smk, "results/data/hub_fetched.json", "results/figures/collapse.pdf"], log,
                                 left, offline)
             ok, what = round_verdict(wd, gpus) if rc == 0 else (False, "snakemake failed")
         else:
             measured = Path(a.measured).resolve()
-            rc, secs = run_step(step, [sys.executable, "bench/gpu_throughput.py", "--out", str(measured),
+            rc, secs = run_step([sys.executable, "bench/gpu_throughput.py", "--out", str(measured),
                                        *THROUGHPUT_ARGS], log, left)
             ok, what = False, "bench/gpu_throughput.py failed"
             if rc == 0 and measured.is_file():
