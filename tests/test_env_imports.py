@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
 PACKAGE = "selftrain"
 IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
+METADATA_VERSION = ("importlib.metadata.version", "metadata.version")  # a distribution's version read by name
 
 
 def _local_module(module: str | None, level: int, here: str) -> str | None:
@@ -51,8 +52,9 @@ def _is_module(name: str) -> bool:
 
 class Scan:
     """One Python file's needs: imports at module level and the functions and classes module-level code uses, and per
-    top-level function or class its own imports and the names of the file's other functions it refers to. An import under `try: ... except ImportError`, or under
-    `if "x" in sys.modules`, is optional and left out; one under `if <parameter>:` is kept with that condition."""
+    top-level function or class its own imports and the names of the file's other functions it refers to. An import
+    under `try: ... except ImportError`, or under `if "x" in sys.modules`, is optional and left out; one under
+    `if <parameter>:` is kept with that condition."""
 
     def __init__(self, path: Path, name: str):
         self.name = name
@@ -90,7 +92,7 @@ class Scan:
                     needs.append((sub, None, condition) if _is_module(sub) else (local, {alias.name}, condition))
             else:
                 needs.append((local or node.module, {a.name for a in node.names}, condition))
-        elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("importlib.metadata.version", "metadata.version"):
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) in METADATA_VERSION:
             if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 needs.append(("dist:" + node.args[0].value, None, condition))
         for child in ast.iter_child_nodes(node):
@@ -249,6 +251,7 @@ def test_the_scan_follows_selftrain_into_the_functions_a_script_reaches(tmp_path
     assert {"rocrate", "yaml", "dist:snakemake"} <= needs and "torch" not in needs
     script.write_text("from selftrain.step import step\nwith step(snakemake):\n    pass\n")
     assert "torch" in script_needs(script)
-    script.write_text("try:\n    import vllm\nexcept ImportError:\n    vllm = None\nfrom selftrain.io import dumps_json\n")
+    script.write_text("try:\n    import vllm\nexcept ImportError:\n    vllm = None\n"
+                      "from selftrain.io import dumps_json\n")
     assert script_needs(script) == set()
     assert distributions_of("sklearn") == {"scikit-learn"} and distributions_of("yaml") == {"pyyaml"}

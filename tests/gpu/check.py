@@ -179,7 +179,8 @@ def check(a) -> list[tuple[str, bool, float, str]]:
                 kinds = {device: sorted(k for k in f if k in ("train", "generate", "filter", "evaluate"))
                          for device, f in figures.items()}
                 ok = all(len(k) == 4 for k in kinds.values()) and bool(kinds)
-                what = f"{a.measured} ({', '.join(f'{d}: {len(k)} kinds' for d, k in kinds.items())}), for cost.measured"
+                per_device = ", ".join(f"{d}: {len(k)} kinds" for d, k in kinds.items())
+                what = f"{a.measured} ({per_device}), for cost.measured"
         if rc is None:
             ok, what = False, f"out of time (--limit {a.limit} s)"
         elif rc != 0 and ok:
