@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
 
-.PHONY: setup run test test-fast test-prereqs dry-run lint bench status verify archive report vllm-venv test-vllm gpu-pins-check
+.PHONY: setup run test test-fast test-prereqs dry-run lint bench status verify archive report vllm-venv test-vllm gpu-pins-check gpu-check
 
 setup: $(VENV)/.installed
 
@@ -85,5 +85,25 @@ report: setup
 
 # Does one pin set hold vLLM, lm-eval, transformers, accelerate and the rest? pip resolves requirements-gpu.txt
 # from wheel metadata only (--dry-run: nothing is installed, no CUDA wheel is downloaded); a few minutes.
-gpu-pins-check: setup
-	$(VENV)/bin/pip install --dry-run --ignore-installed -q -r requirements-gpu.txt
+# Under GPU_PYTHON (3.13: see requirements-gpu.txt's header), in a throwaway venv of that Python.
+GPU_PYTHON ?= python3.13
+
+gpu-pins-check:
+	$(GPU_PYTHON) -m venv .venv-gpu-pins
+	.venv-gpu-pins/bin/pip install -q --upgrade pip
+	.venv-gpu-pins/bin/pip install --dry-run --ignore-installed -q -r requirements-gpu.txt
+
+# The first thing to run on a GPU node (tests/gpu/check.py): the paper preset's GPU code paths on a tiny OLMo-2 built
+# there (vLLM's GPU engine, bf16 training and FSDP2 over the visible GPUs, lm-eval's vllm and hf models, a round
+# through Snakemake, bench/gpu_throughput.py's figures for cost.measured); one summary, exit 1 on any failure or
+# without a GPU. Its venv holds requirements-gpu.txt, the cluster's stack, and requirements.txt's pytest.
+GPU_VENV ?= .venv-gpu
+
+$(GPU_VENV)/.installed: requirements-gpu.txt
+	$(GPU_PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/pip install -q --upgrade pip
+	$(GPU_VENV)/bin/pip install -q -r requirements-gpu.txt $$(grep -E '^pytest==' requirements.txt)
+	touch $@
+
+gpu-check: $(GPU_VENV)/.installed
+	$(GPU_VENV)/bin/python tests/gpu/check.py

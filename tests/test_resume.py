@@ -1,6 +1,6 @@
 """End to end: a second run of the tiny config, SIGKILLed (the whole Snakemake process group, as a power loss or
-a preemption would) during the base pre-training, a round-1 generation and a round's training, then run to the
-end, gives the bytes of the uninterrupted one (tests/conftest.py's tiny_run)."""
+a preemption would) during the base pre-training, a round-1 generation (after its model loaded, mid-corpus) and a
+round's training, then run to the end, gives the bytes of the uninterrupted one (tests/conftest.py's tiny_run)."""
 
 import json
 import subprocess
@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from selftrain.config import resolve_condition, shared_round_keys, validate_config
-from workflow_runs import STATUS, TINY, cells, outputs, run_until, snakemake, write_config
+from workflow_runs import HELD, STATUS, TINY, cells, hold_generation, outputs, run_until, snakemake, write_config
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves this file out
 
@@ -27,9 +27,11 @@ def resumed_run(tmp_path_factory):
     seen["base killed"] = run_until(wd, "results/logs/pico/round0/base_model.log", "resume state saved at step 40")
     seen["base checkpoint after kill"] = (res / "pico/round0/checkpoint").exists()
     seen["base resume state after kill"] = (res / ".scratch/pico/round0/checkpoint/state.json").is_file()
-    # 2. generation (round 1: the shared one), before its corpus is written
-    seen["generation killed"] = run_until(wd, f"results/logs/pico/shared/seed0/round1/{shared}/generate.log",
-                                          "rule generate_shared")
+    # 2. generation (round 1: the shared one), after its model loaded and its first batch, before its corpus is
+    # written: the job is held there (tests/hold_generation) so that the kill cannot land before or after
+    generate_log = f"results/logs/pico/shared/seed0/round1/{shared}/generate.log"
+    seen["generation killed"] = run_until(wd, generate_log, HELD, env=hold_generation(generate_log))
+    seen["generation log at kill"] = (wd / generate_log).read_text()
     seen["corpus after kill"] = (rnd / "generated.jsonl").exists()
     seen["base record after kill"] = (res / "pico/round0/checkpoint.prov.json").is_file()
     seen["status after generation kill"] = subprocess.run(status, capture_output=True, text=True, check=True).stdout
@@ -54,6 +56,8 @@ def test_killed_runs_resume_to_the_bytes_of_an_uninterrupted_run(resumed_run, ti
     assert seen["base killed"] and not seen["base checkpoint after kill"] and seen["base resume state after kill"]
     # 2. round 1's shared generation, before its corpus is written (round 0 finished, with its record)
     assert seen["generation killed"] and not seen["corpus after kill"] and seen["base record after kill"]
+    assert "weights loaded from results/pico/round0/checkpoint" in seen["generation log at kill"]
+    assert "generated " not in seen["generation log at kill"]  # killed mid-corpus
     assert cells(seen["status after generation kill"], "shared")[1] == "failed (generate_shared)"
     assert cells(seen["status after generation kill"], "unconditional")[1] == "pending (link_shared_round)"
     # 3. the round's continual pre-training, after a resume state

@@ -100,13 +100,23 @@ def write_config(workdir, cfg):
     (workdir / "ood" / "declaration.txt").write_text(OOD_TEXT)
 
 
-def run_until(workdir, log, text, timeout=600, target="results/manifest.json"):
+HELD = "held after batch 1 (tests/hold_generation)"
+
+
+def hold_generation(log: str) -> dict:
+    """Environment in which tests/hold_generation/sitecustomize.py holds the generate job that writes `log` after
+    its first batch, once it has logged HELD."""
+    return {"PYTHONPATH": str(ROOT / "tests" / "hold_generation"), "SELFTRAIN_HOLD_GENERATION": HELD,
+            "SELFTRAIN_HOLD_LOG": log}
+
+
+def run_until(workdir, log, text, timeout=600, target="results/manifest.json", env=None):
     """Start Snakemake on the target and SIGKILL its whole process group once `log` contains `text`, as a
     power loss or Slurm preemption would; True if killed. A run that ends first, or outlives the timeout (it is
-    then killed too), is an AssertionError with its output."""
+    then killed too), is an AssertionError with its output. `env` adds to the run's environment."""
     cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
            str(workdir / "config.yaml"), "--cores", "2", target]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", **(env or {}))
     out = workdir / "run_until.out"
     with open(out, "w") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -51,6 +51,16 @@ def digest(path: str | Path) -> dict:
     return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
+def loaded_weights(path: str | Path) -> dict:
+    """The weights an engine loaded: the directory it reports having read them from (transformers' name_or_path,
+    vLLM's model_config.model), and the digest of each weight file there, as an output record gives it; so a
+    record names the weights that wrote an output, not only the checkpoint the job declared as input."""
+    files = {p.name: digest(p) for p in sorted(Path(path).glob("*.safetensors"))}
+    if not files:
+        raise InputError(f"{path}: no safetensors weights to record")
+    return {"path": str(path), "files": files}
+
+
 def sidecar_path(target: str | Path) -> Path:
     """<target>.prov.json beside the target (beside, not inside, a directory() output)."""
     return Path(str(target).rstrip("/") + SIDECAR_SUFFIX)

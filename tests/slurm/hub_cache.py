@@ -47,6 +47,14 @@ def add_corpus(cache: Path, repo_id: str, commit: str, docs: list[dict], rel: st
     return add_repo(cache, repo_id, commit, {rel: data, "README.md": b"test corpus\n"}, repo_type="dataset")
 
 
+def no_route(cmd: list) -> list:
+    """cmd in a network namespace of its own with only loopback up (util-linux `unshare --net`; as root, or as a
+    user where user namespaces are allowed): no route leaves the machine, so a connection out fails whatever opens
+    it, native code (hf_xet, NCCL, a curl subprocess) as much as Python's socket.connect, which the audit sees."""
+    user = [] if os.geteuid() == 0 else ["--map-root-user"]
+    return ["unshare", "--net", *user, "sh", "-c", 'ip link set lo up && exec "$@"', "no_route", *cmd]
+
+
 def network_audit(folder: Path, log: Path) -> dict:
     """Environment that makes every Python process refuse (and log) IP connections: a sitecustomize on PYTHONPATH."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -112,5 +112,7 @@ def test_greedy_continuations_match_transformers_within_what_vllm_promises(engin
                 assert h in vllm_top[i] and v in hf_top[i], (prompt, i, h, v)
                 break
             matched += 1
-    # what agreed before any divergence, for the log (the promise above is what is asserted)
+    # and most of it agrees: the same weights in fp32 gave 144 of 144 identical tokens here (2026-12-06); an engine
+    # on other weights (planted: a checkpoint of another seed) fails at the first token of the first prompt
     print(f"greedy: {matched} of {len(prompts) * new} tokens identical before a first divergence")
+    assert matched >= len(prompts) * new // 2, f"only {matched} of {len(prompts) * new} greedy tokens agree"

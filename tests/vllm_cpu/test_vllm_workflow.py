@@ -40,6 +40,10 @@ def test_a_snakemake_generate_job_runs_vllm_and_records_it(tmp_path, vllm_checkp
     record = json.loads(shared.with_name("generated.jsonl.prov.json").read_text())
     assert record["facts"]["generation_backend"] == "vllm" and record["facts"]["generation_device"] == "cpu"
     assert record["packages"]["vllm"] == "0.32.0+cpu"
+    # the weights vLLM reports having loaded (its model_config.model) are the declared round-0 checkpoint's
+    assert record["facts"]["weights"]["path"] == record["input"]["named"]["model"]
+    assert record["facts"]["weights"]["files"]["model.safetensors"] == \
+        record["input"]["files"][record["input"]["named"]["model"]]["files"]["model.safetensors"]
     # a fresh engine in another process gives the corpus the test's engine gives for the job's seed
     seed = record["params"]["seed"]
     full = dict(record["params"]["sampling"])
