@@ -34,7 +34,7 @@ def main(argv=None) -> int:
                         p["seeds"])
     out = root / "reproduced"
     write_summary(out / "summary.csv", rows)
-    summary = next(iter(agg["output"]["files"]))
+    summary = agg["output"]["named"]["summary"]
     if (out / "summary.csv").read_bytes() != (root / summary).read_bytes():
         problems.append(f"{summary}: re-created from the eval JSONs, it differs (reproduced/summary.csv)")
     # the figure carries the verdicts and contrasts: re-computed from the same rows and parameters, and read back as

@@ -29,9 +29,9 @@ already measure, so adding it would count that variability twice; it remains the
 
 Several metrics. One headline is pre-registered: held-out bits per byte (HEADLINE). Word perplexity on a set is the
 same loss as that set's bits per byte in other units, so it is one finding with it (role 'derived': its numbers are
-kept, its verdict is SAME_LOSS, no class of its own). Every other
-metric is exploratory: each tested at 5%, with no correction, so that among k exploratory metrics about 0.05 k
-'changes' are expected where nothing changed; the reading says so."""
+kept, its verdict is SAME_LOSS, no class of its own). Every other metric is exploratory: each tested at 5%, with no
+correction, so that among k exploratory metrics about 0.05 k 'changes' are expected where nothing changed; the
+reading says so."""
 
 from __future__ import annotations
 
