@@ -123,9 +123,9 @@ def cost_block() -> str:
     return cost_output().split("\nfigures:\n")[0].rstrip("\n") + "\n"
 
 
-def cost_sources_block() -> str:
-    """The figures with their sources and the plan's estimates, as the plan prints them."""
-    return "figures:\n" + cost_output().split("\nfigures:\n")[1]
+def cost_estimates_block() -> str:
+    """The plan's estimates as it prints them (its figures are the cost-figures block's)."""
+    return "estimates:\n" + cost_output().split("\nestimates:\n")[1]
 
 
 def cost_total_block() -> str:
@@ -162,6 +162,25 @@ def cost_subsets_block() -> str:
     rows = ["| `scripts/cost_plan.py --configfile configs/paper.yaml` plus | total |", "| --- | --- |"]
     for args in SUBSETS:
         rows.append(f"| `{' '.join(args)}` | {total_line(run_script('scripts/cost_plan.py', '--configfile', PAPER, *args))} |")
+    return "\n".join(rows) + "\n"
+
+
+def figures_block() -> str:
+    """The cost plan's built-in throughput figures (selftrain.cost_plan.THROUGHPUT), each with its source."""
+    from selftrain.cost_plan import THROUGHPUT
+
+    rows = ["| GPU | job | figure | source |", "| --- | --- | --- | --- |"]
+    for gpu, figures in THROUGHPUT.items():
+        rows.append(f"| {gpu} | peak | {figures['peak_tflops']:g} TFLOP/s dense BF16 | {cell(figures['source'])} |")
+        for kind in ("train", "generate", "filter", "evaluate"):
+            for f in figures[kind]:
+                if "mfu" in f:
+                    figure = f"MFU {f['mfu']:.3g}" + (f" ({f['parameters'] / 1e9:.2f}B parameters)" if "parameters" in f else "")
+                else:
+                    a = f["architecture"]
+                    figure = (f"{f['tokens_per_second']:,.0f} tokens/s (hidden {a['hidden']}, {a['layers']} layers, "
+                              f"context {f['context']:g})")
+                rows.append(f"| {gpu} | {kind} | {figure} | {cell(f['source'])} |")
     return "\n".join(rows) + "\n"
 
 
@@ -305,11 +324,12 @@ BLOCKS = {
     "reference-numbers": reference_block,
     "kernel-spread": kernel_spread_block,
     "cost-paper": cost_block,
-    "cost-paper-sources": cost_sources_block,
+    "cost-paper-estimates": cost_estimates_block,
     "cost-total": cost_total_block,
     "cost-paper-split": cost_split_block,
     "cost-paper-subsets": cost_subsets_block,
     "memory-paper": memory_block,
+    "cost-figures": figures_block,
     "config-reference": config_block,
     "config-plugins": plugins_block,
     "outputs-tree": outputs_block,
