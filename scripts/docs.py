@@ -61,6 +61,21 @@ def design_block() -> str:
     return line + " (`config.yaml`).\n"
 
 
+def my_condition_block() -> str:
+    """What configs/examples/my-condition.yaml adds to the default: one branch per seed and student, round 0 shared."""
+    from selftrain.config import branches, validate_config
+
+    default = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = validate_config(default)
+    extra = yaml.safe_load((ROOT / "configs/examples/my-condition.yaml").read_text())
+    merged = validate_config({**default, "conditions": {**default["conditions"], **extra["conditions"]}})
+    added = (len(branches(merged)) - len(branches(config))) * len(config["seeds"]) * config["rounds"]
+    per_round_job = make_run_time()["wall_s"] / (len(branches(config)) * len(config["seeds"]) * config["rounds"])
+    return (f"{added} more rounds of generate, filter, train and evaluate ({len(config['seeds'])} seeds x "
+            f"{config['rounds']} rounds): at most about {round(added * per_round_job / 60)} minutes more (`make run`'s wall "
+            "time per round of a branch, its base pre-training included):\n")
+
+
 # --- the recorded run of the default ---------------------------------------------------------------------------
 
 def verdicts_block() -> str:
@@ -317,6 +332,7 @@ def outputs_block() -> str:
 
 BLOCKS = {
     "default-design": design_block,
+    "my-condition-cost": my_condition_block,
     "verdict-table": verdicts_block,
     "reading": reading_block,
     "headline": headline_block,
