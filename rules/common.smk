@@ -26,7 +26,11 @@ from selftrain.cost_plan import planned_runtimes, runtime_default  # noqa: E402
 from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.memory_plan import check_memory, gpus as gpus_of  # noqa: E402
-from selftrain.resources import config_resource, partition_limits, resource_key  # noqa: E402
+from selftrain.resources import (
+    config_resource,
+    partition_limits,
+    resource_key,
+)  # noqa: E402
 from selftrain.seeds import derive_seed  # noqa: E402
 
 # Snakemake has parsed the config files already (a syntax error or a bad byte in one stops it before this
@@ -290,7 +294,11 @@ ESCALATING = {"mem_mb": "max_mem_mb", "runtime": "max_runtime"}
 ONE_NODE = {"nodes": 1}
 # the partition of a job whose kind names none: the profile's default-resources slurm_partition (as written there)
 _defaults = workflow.resource_settings.default_resources
-DEFAULT_PARTITION = _defaults["slurm_partition"].raw if _defaults and "slurm_partition" in _defaults else None
+DEFAULT_PARTITION = (
+    _defaults["slurm_partition"].raw
+    if _defaults and "slurm_partition" in _defaults
+    else None
+)
 # the limits of each partition a job names, asked once: Slurm answers the main process (a job computes its own
 # resources again, but Slurm has granted them already)
 PARTITION_LIMITS = {}
@@ -305,7 +313,9 @@ def limits(model, kind):
         else config["resources"].get(kind, {}).get("slurm_partition", DEFAULT_PARTITION)
     )
     if partition not in PARTITION_LIMITS:
-        PARTITION_LIMITS[partition] = partition_limits(config, partition, workflow.is_main_process)
+        PARTITION_LIMITS[partition] = partition_limits(
+            config, partition, workflow.is_main_process
+        )
     return PARTITION_LIMITS[partition]
 
 
@@ -362,15 +372,23 @@ def resource(kind, key, default=None):
     escalates = key in ESCALATING
     if not escalates and all(v == value for v in by_model.values()):
         return value
-    caps = {m: limits(m, kind)[0].get(ESCALATING[key]) for m in by_model} if escalates else {}
+    caps = (
+        {m: limits(m, kind)[0].get(ESCALATING[key]) for m in by_model}
+        if escalates
+        else {}
+    )
 
     def get(wc, attempt):
         model = job_model(kind, wc)
         v = by_model.get(model, value)
         if not escalates or v is None:
             return v
-        cap = caps[model] if model in caps else limits(None, kind)[0].get(ESCALATING[key])
-        return v * 2 ** (attempt - 1) if cap is None else min(v * 2 ** (attempt - 1), cap)
+        cap = (
+            caps[model] if model in caps else limits(None, kind)[0].get(ESCALATING[key])
+        )
+        return (
+            v * 2 ** (attempt - 1) if cap is None else min(v * 2 ** (attempt - 1), cap)
+        )
 
     return get
 
@@ -437,7 +455,12 @@ def check_partition(kind, defaults):
         )
         gres = config_resource(config, model, kind, "gres")
         asked = [
-            ("gres" if gres else "gpus", gpus_of(config, model, kind), "gpus_per_node", "GPUs on one node"),
+            (
+                "gres" if gres else "gpus",
+                gpus_of(config, model, kind),
+                "gpus_per_node",
+                "GPUs on one node",
+            ),
             ("mem_mb", first("mem_mb"), "max_mem_mb", "MB"),
             ("runtime", first("runtime"), "max_runtime", "minutes"),
         ]
@@ -447,8 +470,14 @@ def check_partition(kind, defaults):
             unset = config_resource(config, model, kind, key) is None
             message = (
                 f"invalid config:\n  config key '{resource_key(config, model, kind, key)}'"
-                + (" (unset: the rule's default or the cost plan's runtime)" if unset else "")
+                + (
+                    " (unset: the rule's default or the cost plan's runtime)"
+                    if unset
+                    else ""
+                )
                 + f": the {kind} job of model {model} asks for {value} {unit}, more than {source} allows"
                 + f" ({cap} {allowed[cap]})"
             )
-            raise WorkflowError(str(locate(InputError(message), CONFIG_SOURCES))) from None
+            raise WorkflowError(
+                str(locate(InputError(message), CONFIG_SOURCES))
+            ) from None

@@ -287,9 +287,18 @@ def test_runtimes_come_from_the_plan_unless_the_config_sets_one(tmp_path):
     assert (runtime["train_round"], runtime["evaluate_round"], runtime["generate_shared"]) == ("19", "8", "120")
 
 
+def asking_1b_training(changes, **more):
+    """The paper preset with changes to olmo2-1b's train resources (a gres replaces its `gpus`: the two together
+    are refused) and more top-level keys."""
+    raw = deep_merge(paper_raw(), {"models": {"olmo2-1b": {"resources": {"train": changes}}}, **more})
+    if "gres" in changes:
+        raw["models"]["olmo2-1b"]["resources"]["train"].pop("gpus", None)
+    return raw
+
+
 def train_seconds(changes):
     """Seconds of each of the paper preset's olmo2-1b training jobs, with changes to its train resources."""
-    raw = deep_merge(paper_raw(), {"models": {"olmo2-1b": {"resources": {"train": changes}}}})
+    raw = asking_1b_training(changes)
     return [j.seconds for j in plan(validate_config(raw)).jobs if (j.model, j.kind) == ("olmo2-1b", "train")]
 
 
@@ -308,18 +317,16 @@ def test_a_job_is_timed_on_the_gpu_model_it_asks_for():
                  {"constraint": "a100|h100"}):  # either of two: the slower, so that the runtime does on both
         assert train_seconds(asks) == pytest.approx([s * ratio for s in on_h100], rel=1e-9), asks
     # the runtime asked for follows: the longest job x cost.margin, in whole minutes (no floor)
-    raw = deep_merge(paper_raw(), {"models": {"olmo2-1b": {"resources": {"train": {"gres": "gpu:a100:1"}}}},
-                                   "cost": {"min_runtime": 1}})
+    raw = asking_1b_training({"gres": "gpu:a100:1"}, cost={"min_runtime": 1})
     minutes = planned_runtimes(validate_config(raw))["olmo2-1b", "train"][0]
     assert minutes == math.ceil(max(on_h100) * ratio * 1.5 / 60) == 26
     # a GPU model with no figures: one error naming the key that asks for it and the keys that add figures
     for key, value in (("gres", "gpu:a40:1"), ("gpu_model", "a40")):
-        raw = deep_merge(paper_raw(), {"models": {"olmo2-1b": {"resources": {"train": {key: value}}}}})
+        raw = asking_1b_training({key: value})
         with pytest.raises(InputError, match=rf"config key 'models.olmo2-1b.resources.train.{key}': no throughput "
                                              r"figures for GPU model 'a40' .*add cost.throughput.a40 .*cost.measured"):
             plan(validate_config(raw))
-    raw = deep_merge(paper_raw(), {"models": {"olmo2-1b": {"resources": {"train": {"gres": "gpu:a40:1"}}}},
-                                   "cost": {"throughput": {"a40": THROUGHPUT["a100"]}}})
+    raw = asking_1b_training({"gres": "gpu:a40:1"}, cost={"throughput": {"a40": THROUGHPUT["a100"]}})
     assert [j.seconds for j in plan(validate_config(raw)).jobs if (j.model, j.kind) == ("olmo2-1b", "train")] == \
         pytest.approx([s * ratio for s in on_h100], rel=1e-9)
 
