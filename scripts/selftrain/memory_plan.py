@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .hub import hub_dir
 from .io import InputError
-from .resources import config_resource, gpu_count
+from .resources import config_resource, gpu_count, resource_key
 
 # config.json of the preset's hub models (hidden, intermediate, layers, heads, kv heads, vocab, tied, context):
 # 7B: https://huggingface.co/allenai/OLMo-2-1124-7B/blob/main/config.json, 13B:
@@ -193,9 +193,7 @@ def total(plan: dict) -> int:
 
 def memory_key(config: dict, model: str, kind: str) -> str:
     """The config key path gpu_memory_gb of a job kind comes from."""
-    if "gpu_memory_gb" in config["models"][model].get("resources", {}).get(kind, {}):
-        return f"models.{model}.resources.{kind}.gpu_memory_gb"
-    return f"resources.{kind}.gpu_memory_gb"
+    return resource_key(config, model, kind, "gpu_memory_gb")
 
 
 def batch_problems(config: dict, model: str) -> list[str]:
