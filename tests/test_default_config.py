@@ -107,5 +107,8 @@ def test_the_control_in_the_default_dag_trains_on_real_text_and_generates_nothin
         for i in inputs.split(", ")]
     assert not any("realonly" in inputs for rule, inputs, _ in jobs if rule in ("generate", "filter_corpus",
                                                                                "generate_shared", "filter_shared"))
+    # replace writes its own corpora; distill's are the teacher's, one job per seed and round (generate_taught)
     generated = {output.split("/")[2] for rule, _, output in jobs if rule == "generate"}
-    assert generated == {"replace", "distill"}
+    assert generated == {"replace"}
+    taught = [output for rule, _, output in jobs if rule == "generate_taught"]
+    assert len(taught) == 3 * 3 and all(o.startswith("results/teacher/teaching/") for o in taught)
