@@ -63,9 +63,11 @@ EXPECTED_JOBS = {  # conditions x seeds x rounds per model (paper: the grid for 
 }
 # every job of the preset's own grid (fetch stage aside) and nothing of the embedded default (config.yaml's model and
 # conditions merged in made grid-small 108 jobs instead of 41); round 1 is generated and filtered once per distinct
-# generation and filter chain (generate_shared, filter_shared) and linked into each condition (link_shared_round)
-EXPECTED_TOTAL = {"paper.yaml": 3840, "shumailov.yaml": 224, "gerstgrasser.yaml": 185, "drayson.yaml": 245,
-                  "grid-small.yaml": 57}
+# generation and filter chain (generate_shared, filter_shared) and linked into each condition (link_shared_round); a
+# teacher's corpus of a round is written once for all its students (generate_taught) and linked into each student's
+# later rounds (link_taught_round): paper's 13B writes 15 corpora for 1B and 7B, not 15 for each
+EXPECTED_TOTAL = {"paper.yaml": 3849, "shumailov.yaml": 224, "gerstgrasser.yaml": 185, "drayson.yaml": 245,
+                  "grid-small.yaml": 58}
 # the presets written for a Slurm cluster are also dry-run through the cluster profile
 CLUSTER_PRESETS = {"paper.yaml"}
 
@@ -92,9 +94,10 @@ def test_preset_dry_runs_offline_from_the_checkout(name, profile, checkout, tmp_
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     jobs = jobs_of(proc.stdout)
-    # rounds after the first are generated and filtered per condition; round 1's corpora are linked from the shared ones
+    # rounds after the first are generated (or linked from a teacher's corpus) and filtered per condition; round 1's
+    # corpora are linked from the shared ones
     linked = jobs["link_shared_round"]
-    assert jobs["generate"] + linked == jobs["filter_corpus"] + linked == jobs["train_round"] == jobs["evaluate_round"] \
+    assert jobs["generate"] + jobs.get("link_taught_round", 0) + linked == jobs["filter_corpus"] + linked == jobs["train_round"] == jobs["evaluate_round"] \
         == EXPECTED_JOBS[name]
     preset = yaml.safe_load((checkout / "configs" / name).read_text())
     # one fetch job (on the submit node) when the preset names any hub repository
@@ -114,4 +117,6 @@ def test_config_on_the_command_line_still_overrides_the_default(checkout):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     default = validate_config(yaml.safe_load((checkout / "config.yaml").read_text()))
     rounds_jobs = len(branches(default)) * len(default["seeds"])  # each condition with its students
-    assert jobs_of(proc.stdout)["generate"] == rounds_jobs  # round 2 only: round 1 is generated shared
+    jobs = jobs_of(proc.stdout)
+    # round 2 only: round 1 is generated shared; a teacher's corpus is linked into its student's round 2
+    assert jobs["generate"] + jobs.get("link_taught_round", 0) == rounds_jobs
