@@ -212,3 +212,11 @@ def test_olmes_names_need_no_fetch_but_other_named_tasks_do():
               "evaluation": {"downstream": {"tasks": [{"name": "olmes_core"}, {"name": "gsm8k:gold_bpb::olmes"},
                                                       {"name": "last_word"}, {"name": "mmlu_anatomy"}]}}}
     assert fetch_plan(config)["tasks"] == ["mmlu_anatomy"]
+
+
+def test_lm_eval_task_names_include_tasks_whose_yaml_quotes_the_key():
+    """lm-eval's MMLU subject YAMLs write `"task": "mmlu_anatomy"`: the config check must know them (the fetch-stage
+    test names one)."""
+    from selftrain.config import lm_eval_task_names
+
+    assert {"mmlu_anatomy", "arc_easy", "hellaswag"} <= lm_eval_task_names()

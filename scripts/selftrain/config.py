@@ -195,7 +195,8 @@ def lm_eval_task_names() -> frozenset | None:
     spec = importlib.util.find_spec("lm_eval")
     if spec is None or not spec.origin:
         return None
-    line = re.compile(r"^(?:task|group|tag):\s*['\"]?([A-Za-z0-9_.\-]+)", re.M)
+    # the key quoted too: lm-eval's generated YAMLs (e.g. mmlu/default/mmlu_anatomy.yaml) write "task": "mmlu_anatomy"
+    line = re.compile(r"^['\"]?(?:task|group|tag)['\"]?:\s*['\"]?([A-Za-z0-9_.\-]+)", re.M)
     names = set()
     for path in Path(spec.origin).parent.joinpath("tasks").rglob("*.y*ml"):
         names.update(line.findall(path.read_text(encoding="utf-8", errors="replace")))
