@@ -46,44 +46,38 @@ def grid_config(rounds: int, n_models: int = 3, quick: bool = False) -> dict:
     }
 
 
-def dry_run(cfg: dict, quiet: bool) -> tuple[float, float, int | None]:
-    """Wall and CPU seconds of one `snakemake -n` of the all target, and the job count it prints (None
+def timed_snakemake(cmd: list[str], cwd=None) -> tuple[float, float, int | None]:
+    """Wall and CPU (user + system) seconds of one snakemake command, and the job count its dry run prints (None
     when quiet). CPU seconds matter on a shared machine: other processes stretch the wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    dt = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError((proc.stdout + proc.stderr)[-2000:])
+    total = re.search(r"^total\s+(\d+)", proc.stdout + proc.stderr, re.M)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return dt, cpu, int(total.group(1)) if total else None
+
+
+def dry_run(cfg: dict, quiet: bool) -> tuple[float, float, int | None]:
+    """timed_snakemake of one `snakemake -n` of a config's all target."""
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "config.yaml").write_text(yaml.safe_dump(cfg))
-        cmd = [snakemake, "-s", str(ROOT / "Snakefile"), "-d", tmp, "--configfile", str(Path(tmp) / "config.yaml"),
-               "-n", *(["--quiet", "all", "--"] if quiet else []), "all"]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        dt = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError((proc.stdout + proc.stderr)[-2000:])
-    total = re.search(r"^total\s+(\d+)", proc.stdout + proc.stderr, re.M)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return dt, cpu, int(total.group(1)) if total else None
+        return timed_snakemake([snakemake, "-s", str(ROOT / "Snakefile"), "-d", tmp, "--configfile",
+                                str(Path(tmp) / "config.yaml"), "-n", *(["--quiet", "all", "--"] if quiet else []),
+                                "all"])
 
 
 def paper_dry_run() -> tuple[float, float, int | None]:
-    """Wall and CPU (user + system) seconds and job count of the paper preset's dry run through the Slurm
-    profile, run from the repository root as a user types it (the profile name resolves there), in a scratch
-    working directory."""
+    """timed_snakemake of the paper preset's dry run through the Slurm profile, run from the repository root as a
+    user types it (the profile name resolves there), in a scratch working directory."""
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [snakemake, "--profile", "slurm", "-n", "results/figures/collapse.pdf",
-               "--configfile", str(ROOT / "configs/paper.yaml"), "-d", tmp]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        dt = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError((proc.stdout + proc.stderr)[-2000:])
-    total = re.search(r"^total\s+(\d+)", proc.stdout + proc.stderr, re.M)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return dt, cpu, int(total.group(1)) if total else None
+        return timed_snakemake([snakemake, "--profile", "slurm", "-n", "results/figures/collapse.pdf",
+                                "--configfile", str(ROOT / "configs/paper.yaml"), "-d", tmp], cwd=ROOT)
 
 
 def main(quick: bool) -> list[dict]:

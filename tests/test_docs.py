@@ -43,9 +43,13 @@ def test_every_generator_has_a_block_and_every_block_a_generator():
 
 
 def test_the_recorded_reading_is_computed_from_the_recorded_verdicts():
-    """docs/reading-default.md is the recorded run's results/reading.md: selftrain.reading of its verdict.csv."""
-    verdicts = read_verdict(ROOT / "docs/verdict-default.csv")
-    assert reading(verdicts) == (ROOT / "docs/reading-default.md").read_text()
+    """docs/reading-default.md is the recorded run's results/reading.md: selftrain.reading of its verdict.csv,
+    contrasts.csv and summary.csv (recorded beside it)."""
+    from selftrain.report import read_summary
+
+    verdicts, contrasts = read_verdict(ROOT / "docs/verdict-default.csv"), read_verdict(ROOT / "docs/contrasts-default.csv")
+    summary = read_summary(ROOT / "docs/summary-default.csv")
+    assert reading(verdicts, contrasts, summary) == (ROOT / "docs/reading-default.md").read_text()
 
 
 def test_the_recorded_run_is_the_reference_run():
