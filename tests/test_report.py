@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import pytest
 
@@ -183,10 +184,10 @@ def test_plot_puts_each_verdict_under_its_panel_and_the_real_reference_on_divers
     # in the written PDF: the lines of the two boxes (bits per byte: a and b at +0; mean accuracy: a at -0.188,
     # b at +0), each hanging just below an x label of its own column, on the page
     xlabels = texts["self-training round (0 = base model)"]
-    lines = {"a: no significant change, +0 [+0, +0]; vs b +0 [+0, +0] no significant difference": 1,
+    lines = {"a: no significant change, +0 [+0, +0]": 1, "vs b +0 [+0, +0] no significant difference": 1,
              "b: no significant change, +0 [+0, +0]": 2,
-             "a: no significant change, -0.188 [-0.982, +0.607]; vs b -0.188 [-0.982, +0.607] no significant "
-             "difference": 1}
+             "a: no significant change, -0.188 [-0.982, +0.607]": 1,
+             "vs b -0.188 [-0.982, +0.607] no significant difference": 1}
     for line, count in lines.items():
         assert len(texts.get(line, [])) == count, (line, sorted(texts))
     for x, y in [xy for line in lines for xy in texts[line]]:
@@ -196,7 +197,7 @@ def test_plot_puts_each_verdict_under_its_panel_and_the_real_reference_on_divers
     # bits per byte is 1.0 in every round: a zero change with zero spread is no significant change, and a is no
     # different from the control b at the last round
     [bpb] = boxes["Bits per byte on held-out real text"]
-    assert bpb.get_text() == ("a: no significant change, +0 [+0, +0]; vs b +0 [+0, +0] no significant difference\n"
+    assert bpb.get_text() == ("a: no significant change, +0 [+0, +0]\n  vs b +0 [+0, +0] no significant difference\n"
                               "b: no significant change, +0 [+0, +0]")
     # the boxes cover no data: each lies outside every panel's data area and label, inside the figure
     areas = [ax.get_window_extent(renderer) for ax in fig.axes if ax.axison]
@@ -243,3 +244,27 @@ def test_a_condition_keeps_its_colour_where_the_control_draws_no_line(tmp_path):
     assert styles == {"a": {("C0", "-")}, "b": {("C1", "--")}}
     titles = {ax.get_title(): {l.get_label() for l in ax.get_lines()} for ax in fig.axes}
     assert "a" not in titles["Diversity of the generated text (collapse: down)"]
+
+
+def test_the_recorded_runs_boxes_and_titles_stay_on_the_page(tmp_path):
+    """The recorded default (docs/*-default.csv: three conditions, a control, real numbers of real widths): every
+    verdict box and panel title lies inside the figure, left to right as well, and no box covers another panel or
+    another box (a condition's contrast with the control on the same line as its verdict ran past its panel)."""
+    from selftrain.report import read_summary
+    from selftrain.verdict import read_verdict
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    rows = read_summary(docs / "summary-default.csv")
+    _, fig, renderer = written_first_page(rows, read_verdict(docs / "verdict-default.csv"), tmp_path,
+                                          read_verdict(docs / "contrasts-default.csv"))
+    page = fig.bbox
+    boxes = [c for ax in fig.axes for c in ax.get_children() if c.get_gid() == "verdict"]
+    assert len(boxes) == 5
+    for item in boxes + [ax.title for ax in fig.axes if ax.axison]:
+        e = item.get_window_extent(renderer)
+        assert page.x0 <= e.x0 and e.x1 <= page.x1 and page.y0 <= e.y0 and e.y1 <= page.y1, item.get_text()
+    extents = [b.get_window_extent(renderer) for b in boxes]
+    areas = [ax.get_window_extent(renderer) for ax in fig.axes if ax.axison]
+    for i, e in enumerate(extents):
+        assert not any(e.overlaps(other) for j, other in enumerate(extents) if j != i), boxes[i].get_text()
+        assert not any(e.overlaps(area) for area in areas), boxes[i].get_text()

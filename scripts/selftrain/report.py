@@ -191,8 +191,8 @@ def _reference(rows, model, metric):
 
 
 def _verdict_text(verdicts, contrasts, model, measure, set_name, metric) -> str:
-    """One line per condition: its verdict and mean change [95% interval] from verdict.csv, and its difference
-    from the real-data control at the last round [95% Welch interval] from contrasts.csv."""
+    """Per condition a line of its verdict and mean change [95% interval] from verdict.csv, and one of its
+    difference from the real-data control at the last round [95% Welch interval] from contrasts.csv."""
     key = (model, measure, set_name, metric)
     lines = []
     for v in verdicts:
@@ -203,7 +203,8 @@ def _verdict_text(verdicts, contrasts, model, measure, set_name, metric) -> str:
                 if (c["model"], c["measure"], c["set"], c["metric"]) == key and c["kind"] == "control" \
                         and c["condition"] == v["condition"]:
                     ci = "" if math.isnan(c["low"]) else f" [{c['low']:+.3g}, {c['high']:+.3g}]"
-                    line += f"; vs {c['versus'].replace('_', ' ')} {c['difference']:+.3g}{ci} {c['verdict']}"
+                    # on a line of its own: both on one line run past a panel's width into the next panel's box
+                    line += f"\n  vs {c['versus'].replace('_', ' ')} {c['difference']:+.3g}{ci} {c['verdict']}"
             lines.append(line)
     return "\n".join(lines)
 
@@ -228,8 +229,9 @@ def _draw_page(plt, rows, models, panels, verdicts=(), contrasts=(), ncols=3):
     # a condition keeps its colour and style on every panel, also where another has no line (the control: no diversity)
     conditions = sorted({r["condition"] for r in rows if r["round"] > 0})
     n_conditions = max(1, len(conditions))
-    # each panel's verdict box sits under its x label: room for one line per condition
-    panel_height = 3.6 + 0.11 * n_conditions * bool(verdicts)
+    # each panel's verdict box sits under its x label: room for its lines (a condition's, and its contrast's)
+    box_lines = n_conditions * (1 + bool(contrasts)) * bool(verdicts)
+    panel_height = 3.6 + 0.11 * box_lines
     fig, axes = plt.subplots(nrows_per * len(models), ncols, figsize=(4.4 * ncols, panel_height * nrows_per * len(models)),
                              squeeze=False)
     for i, model in enumerate(models):
