@@ -87,9 +87,11 @@ def reading_block() -> str:
 
 
 def headline_block() -> str:
-    """The reading's last paragraph: its one-line verdict on the headline metric across conditions."""
-    paragraphs = [p for p in reading_block().strip().split("\n\n") if p.strip()]
-    return paragraphs[-1].strip() + "\n"
+    """The reading's headline paragraph: the teacher's advantage at round 0, each condition's change, the recipe
+    alone (the control), each condition against it, and the contrast the paper is about."""
+    text = reading_block()
+    start = text.index("**The headline")
+    return text[start:text.index("**Exploratory", start)].strip() + "\n"
 
 
 def make_run_time() -> dict:
