@@ -43,7 +43,7 @@ def main() -> None:
     cfg = validate_config(yaml.safe_load((ROOT / args.config).read_text()), check_tasks=False)
     results = Path(args.results)
     students = sorted({m for m, _ in branches(cfg)})
-    print(f"matmul fp32 1024x1024, 2 threads: {matmul_peak():.0f} GFLOP/s (before)")
+    print(f"matmul fp32 1024x1024, 2 threads: {matmul_peak() / 1e9:.0f} GFLOP/s (before)")
     scores, seconds = {}, []
     for model in students:
         section = model_section(cfg, model, "evaluation")
@@ -73,7 +73,7 @@ def main() -> None:
                           f"(flip {v['flip_probability']:.2f}; per seed {', '.join(f'{c:+.4f}' for c in changes)})")
     print(f"\nscoring one checkpoint on {len(args.tasks)} tasks x {args.limit} instances: "
           f"{sum(seconds) / len(seconds):.1f} s mean over {len(seconds)} (1 thread)")
-    print(f"matmul fp32 1024x1024, 2 threads: {matmul_peak():.0f} GFLOP/s (after)")
+    print(f"matmul fp32 1024x1024, 2 threads: {matmul_peak() / 1e9:.0f} GFLOP/s (after)")
 
 
 if __name__ == "__main__":
