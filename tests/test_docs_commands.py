@@ -30,7 +30,9 @@ NEED_A_RUN = {"scripts/compare_reference.py", "scripts/kernel_spread.py", "scrip
 CHEAP_MAKE = {"dry-run", "status"}
 # commands for another machine or an archive, not this checkout: why each is not run here
 NOT_HERE = {
-    "python3": "creates the cluster's venv", ".venv/bin/pip": "installs the cluster's pins into it (network)",
+    "python3": "creates the cluster's venv", "python3.13": "creates the cluster's venv (its Python)",
+    ".venv/bin/pip": "installs the cluster's pins into it (network)",
+    "pip": "installs requirements-olmes.txt into the activated cluster venv (network)",
     "source": "activates that venv", "squeue": "a cluster's queue",
     "sacct": "a cluster's accounting", "tar": "unpacks an archive a run made", "cd": "enters that archive",
     "rocrate-validator": "a test-only tool, run on an archive by tests/test_archive.py", "zip": "packs that archive",
@@ -66,7 +68,10 @@ _DRY_RUNS: dict = {}
 
 
 def run(args, cwd, timeout=600):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", PATH=f"{VENV_BIN}:{os.environ['PATH']}")
+    # SLURM_CONF to no file: the local Slurm another test file may have started is not this user's cluster (its
+    # partition limits would judge the paper preset); without it the limits come from config keys only
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", PATH=f"{VENV_BIN}:{os.environ['PATH']}",
+               SLURM_CONF="/nonexistent/slurm.conf")
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
 
 

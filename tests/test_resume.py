@@ -79,8 +79,8 @@ def test_same_config_and_seed_give_identical_bytes(resumed_run, tiny_run_record)
     files = sorted(p for p in first if p.endswith((".jsonl", ".csv", "/eval.json", "/filter_stats.json",
                                                    "/collapse.pdf")))
     # data, tasks, ood set, rounds x (gen, filt, stats, eval), shared round 1 x (gen, filt, stats), base eval,
-    # summary (+ intervals, verdict), pdf
-    assert len(files) == 2 + 2 + 1 + 4 * 4 + 2 * 3 + 1 + 3 + 1
+    # summary (+ intervals, verdict, contrasts), pdf
+    assert len(files) == 2 + 2 + 1 + 4 * 4 + 2 * 3 + 1 + 4 + 1
     for rel in files:
         assert second[rel] == first[rel], rel
     # provenance records and the manifest hold no time stamp: the same bytes too

@@ -111,7 +111,11 @@ REHEARSAL = {
     "generation": {"backend": "hf", "tokens_per_round": 400, "batch_size": 16},
     "training": {"batch_size": 8, "block_size": 64, "warmup_steps": 2},
     # max_length null: the model's 128; an out-of-domain set, so that its preparation runs as a Slurm job too
-    "evaluation": {"batch_size": 8, "max_length": None, "downstream": {"max_items": 16},
+    # the preset's OLMES tasks cut to one task in both formats and 8 instances (olmes_core's 1,000 per task would
+    # take the tiny model longer than the rest of the rehearsal; arc_challenge holds a 130-token answer, beyond 128)
+    "evaluation": {"batch_size": 8, "max_length": None,
+                   "downstream": {"max_items": 16, "tasks": [{"name": "arc_easy:rc::olmes", "limit": 8},
+                                                            {"name": "arc_easy:mc::olmes", "limit": 8}]},
                    "perplexity_sets": {"ood": {"source": "text_files", "path": "ood/*.txt"}}},
     "condition_defaults": {"sampling": {"max_new_tokens": 32, "min_new_tokens": 8}},
     "corpus": {"files": ["data/*.jsonl"], "max_documents": 150, "heldout_fraction": 0.1},  # no .zst reader here

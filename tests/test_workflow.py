@@ -241,8 +241,8 @@ def test_archive_recreates_the_figure_and_verifies_on_a_fresh_directory(tiny_run
     action = graph[graph["./"]["mentions"]["@id"]]
     results = sorted(n.removeprefix("tiny/") for n in names if n.endswith("/eval.json"))
     assert len(results) == 5 and action["result"] == [{"@id": p} for p in sorted(results + [
-        "results/figures/collapse.pdf", "results/figures/collapse.png", "results/reading.md", "results/summary.csv",
-        "results/summary_ci.csv", "results/verdict.csv"])]
+        "results/contrasts.csv", "results/figures/collapse.pdf", "results/figures/collapse.png", "results/reading.md",
+        "results/summary.csv", "results/summary_ci.csv", "results/verdict.csv"])]
     # from Snakemake's record of the first job's start to the manifest, the run's last output
     start, end = (datetime.fromisoformat(action[k]).timestamp() for k in ("startTime", "endTime"))
     assert start <= (tiny_run / "results/data/train.jsonl").stat().st_mtime

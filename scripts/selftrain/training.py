@@ -102,8 +102,10 @@ def wrap(model, sharding: str, precision: str, procs: Processes, checkpointing: 
     import torch
 
     if checkpointing:
-        # transformers 5 defaults to non-reentrant torch.utils.checkpoint, the kind that composes with FSDP2
-        model.activation_checkpointing_enable()
+        # non-reentrant torch.utils.checkpoint, the kind that composes with FSDP2 (transformers 5.19.0's default when
+        # no kwargs are given, modeling_utils.gradient_checkpointing_enable; passed explicitly all the same). 5.19.0
+        # has no activation_checkpointing_enable, the name this called under 5.23.0.
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.to(procs.device)
     if sharding == "fsdp":
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
