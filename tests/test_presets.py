@@ -58,8 +58,9 @@ def test_preset_validates_and_pins_public_commits(name):
     assert pins == {repo: PUBLIC_PINS.get(repo) for repo in pins}
 
 
-EXPECTED_JOBS = {  # conditions x seeds x rounds per model (paper: the grid for 3 models, 2 strategic pipelines for 2)
-    "paper.yaml": 20 * 3 * 5 * 3 + 2 * 3 * 5 * 2, "shumailov.yaml": 2 * 3 * 9, "gerstgrasser.yaml": 3 * 3 * 5,
+EXPECTED_JOBS = {  # conditions x seeds x rounds per model (paper: the grid and the control realonly for 3 models, 2
+    # strategic pipelines for 2)
+    "paper.yaml": (20 + 1) * 3 * 5 * 3 + 2 * 3 * 5 * 2, "shumailov.yaml": 2 * 3 * 9, "gerstgrasser.yaml": 3 * 3 * 5,
     "drayson.yaml": 4 * 3 * 5, "grid-small.yaml": 5 * 1 * 2,
 }
 # every job of the preset's own grid (fetch stage aside) and nothing of the embedded default (config.yaml's model and
@@ -101,8 +102,13 @@ def test_preset_dry_runs_offline_from_the_checkout(name, profile, checkout, tmp_
     # rounds after the first are generated (or linked from a teacher's corpus) and filtered per condition; round 1's
     # corpora are linked from the shared ones
     linked = jobs["link_shared_round"]
-    assert jobs["generate"] + jobs.get("link_taught_round", 0) + linked == jobs["filter_corpus"] + linked == jobs["train_round"] == jobs["evaluate_round"] \
-        == EXPECTED_JOBS[name]
+    # a real-data control trains and is evaluated every round, and generates and filters nothing
+    preset = validate_config(yaml.safe_load((checkout / "configs" / name).read_text()), check_tasks=False)
+    controls = len(preset["seeds"]) * preset["rounds"] * sum(
+        1 for _, c in branches(preset) if not generates(resolve_condition(preset, c)["data"]))
+    assert jobs["generate"] + jobs.get("link_taught_round", 0) + linked == jobs["filter_corpus"] + linked \
+        == jobs["train_round"] - controls == jobs["evaluate_round"] - controls
+    assert jobs["train_round"] == jobs["evaluate_round"] == EXPECTED_JOBS[name]
     preset = yaml.safe_load((checkout / "configs" / name).read_text())
     # one fetch job (on the submit node) when the preset names any hub repository
     hub = preset["corpus"].get("source") == "hf" or any(m["base"]["kind"] == "hub" for m in preset["models"].values())

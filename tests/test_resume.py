@@ -87,6 +87,6 @@ def test_same_config_and_seed_give_identical_bytes(resumed_run, tiny_run_record)
     records = sorted(p for p in first if p.endswith(".prov.json"))
     # data, tasks, ood set, tail vocabulary, tokenizer, round 0, rounds, shared round 1, summary + intervals +
     # verdict, figures, reading, manifest
-    assert len(records) == 3 + 2 + 1 + 1 + 1 + 2 + 4 * 5 + 2 * 3 + 3 + 2 + 1 + 1
+    assert len(records) == 3 + 2 + 1 + 1 + 1 + 2 + 4 * 5 + 2 * 3 + 3 + 2 + 1 + 1 + 1  # the last: contrasts.csv
     for rel in records + ["manifest.json"]:
         assert second[rel] == first[rel], rel
