@@ -13,6 +13,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+# `make test` runs pytest one make level down: MAKELEVEL/MAKEFLAGS would make every `make` a test runs print
+# "Entering/Leaving directory" lines that a user's `make` from a shell does not (CI failed on one)
+for _var in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):
+    os.environ.pop(_var, None)
+
 SAMPLE_TEXT = """Now, fair Hippolyta, our nuptial hour
 Draws on apace; four happy days bring in
 Another moon: but, O, methinks, how slow
