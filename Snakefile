@@ -33,3 +33,6 @@ rule all:
         FIGURE_PDF,
         FIGURE_PNG,
         MANIFEST,
+
+
+cache_signatures(workflow.rules)

