@@ -59,7 +59,8 @@ def test_default_tasks_have_enough_items_for_a_narrow_interval_and_none_at_the_f
     c = default()
     assert c["evaluation"]["downstream"]["max_items"] >= 800 and c["corpus"]["heldout_fraction"] >= 0.1
     # the open last word scored 0.1% for this model: the default asks for the choice among four instead
-    assert [t["name"] for t in c["evaluation"]["downstream"]["tasks"]] == ["last_word_choice", "minimal_pairs"]
+    assert [t["name"] for t in c["evaluation"]["downstream"]["tasks"]] == ["last_word_choice", "minimal_pairs",
+                                                                      "hellaswag:rc::olmes", "arc_easy:rc::olmes"]
 
 
 def test_the_default_reference_keeps_the_measured_kernel_spread():
