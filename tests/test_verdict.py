@@ -46,6 +46,21 @@ def test_accuracy_that_rises_is_improved_and_carries_its_item_precision():
     assert v["role"] == EXPLORATORY
 
 
+def test_an_olmes_tasks_gold_bits_per_byte_is_judged_lower_is_better_without_item_precision():
+    """OLMES tasks report acc, acc_per_char and the gold answer's bpb: the verdict judges acc and bpb, and gives an
+    item precision to the accuracy only (a proportion's)."""
+    rows = [*rows_of("replace", "downstream", "hellaswag:rc::olmes", "acc", [[0.3, 0.3]] * 3),
+            *rows_of("replace", "downstream", "hellaswag:rc::olmes", "acc_per_char", [[0.3, 0.3]] * 3),
+            *rows_of("replace", "downstream", "hellaswag:rc::olmes", "bpb", [[2.9, 2.95], [2.9, 2.96], [2.9, 2.97]])]
+    verdicts = verdict_rows(rows, {("m", "hellaswag:rc::olmes"): 100})
+    assert sorted(v["metric"] for v in verdicts) == ["acc", "bpb"]
+    bpb = next(v for v in verdicts if v["metric"] == "bpb")
+    assert (bpb["better"], bpb["verdict"], bpb["role"]) == ("lower", DEGRADED, EXPLORATORY)
+    assert math.isnan(bpb["item_halfwidth"]) and math.isnan(bpb["mdc"]) and bpb["items"] == 100
+    acc = next(v for v in verdicts if v["metric"] == "acc")
+    assert acc["item_halfwidth"] == pytest.approx(1.96 * math.sqrt(0.21 / 100), rel=1e-4)
+
+
 def test_a_spread_wider_than_the_mean_change_is_no_significant_change():
     # changes +0.1, +0.2, +0.3: mean 0.2 but half-width 4.30 * 0.1 / sqrt(3) = 0.248
     rows = rows_of("replace", "perplexity", "heldout", "bits_per_byte", [[2.0, 2.1], [2.0, 2.2], [2.0, 2.3]])

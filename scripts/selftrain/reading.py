@@ -27,6 +27,8 @@ def metric_label(measure: str, set_name: str, metric: str) -> str:
         where = "held-out" if set_name == "heldout" else f"'{set_name}'"
         return f"{where} {metric.replace('_', ' ')}"
     if measure == "downstream":
+        if metric == "bpb":
+            return f"{set_name} gold answer's bits per byte"
         return "mean accuracy" if set_name == "average" else f"{set_name} accuracy"
     return DIVERSITY.get(metric, f"{metric.replace('_', ' ')} of the {set_name} text")
 

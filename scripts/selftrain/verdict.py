@@ -90,6 +90,10 @@ def headlines(rows: list[dict]) -> list[Headline]:
     out = [Headline("perplexity", s, k, "lower") for s in sets for k in ("bits_per_byte", "word_perplexity")
            if ("perplexity", s, k) in have]
     out += [Headline("downstream", t, "acc", "higher") for t in tasks]
+    # the gold answer's bits per byte of OLMES tasks (and of their gold-bpb sets, which have no accuracy): where a
+    # small model's accuracy sits at chance, this still moves (docs/evaluation.md)
+    out += [Headline("downstream", t, "bpb", "lower")
+            for t in sorted({s for m, s, k in have if m == "downstream" and k == "bpb"})]
     out += [Headline("diversity", "generated", k, b, 1) for k, b in DIVERSITY_HEADLINES
             if ("diversity", "generated", k) in have]
     return out
@@ -279,7 +283,8 @@ def verdict_rows(rows: list[dict], items: dict[tuple[str, str], int] | None = No
                 continue
             start = sum(a for a, _ in pairs) / len(pairs)
             n_items = items.get((model, h.set)) if h.measure == "downstream" else None
-            half, mdc = item_precision(start, n_items) if n_items else (math.nan, math.nan)
+            # an accuracy's item-sampling precision (item_precision is a proportion's; none for bits per byte)
+            half, mdc = item_precision(start, n_items) if n_items and h.metric == "acc" else (math.nan, math.nan)
             out.append({"model": model, "condition": cond, "generator": generators.get(cond, SELF),
                         "role": role(h.measure, h.set, h.metric), "measure": h.measure, "set": h.set,
                         "metric": h.metric, "better": h.better, "from_round": h.from_round, "to_round": last,
