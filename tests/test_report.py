@@ -174,6 +174,18 @@ def written_first_page(rows, verdicts, tmp_path, contrasts=()):
     return texts, fig, fig.canvas.get_renderer()
 
 
+def test_an_olmes_tasks_gold_bits_per_byte_has_its_panel_beside_its_accuracy():
+    from selftrain.report import _panels
+
+    rows = [{"measure": "downstream", "set": s, "metric": k} for s, k in [
+        ("average", "acc"), ("hellaswag:rc::olmes", "acc"), ("hellaswag:rc::olmes", "acc_per_char"),
+        ("hellaswag:rc::olmes", "bpb"), ("gsm8k:gold_bpb::olmes", "bpb")]]
+    page2 = [(sets, metric, title) for _, sets, metric, title, _ in _panels(rows)[1]]
+    assert page2 == [(("hellaswag:rc::olmes",), "acc", "Downstream task 'hellaswag:rc::olmes'"),
+                     (("gsm8k:gold_bpb::olmes",), "bpb", "'gsm8k:gold_bpb::olmes': gold answer's bits per byte"),
+                     (("hellaswag:rc::olmes",), "bpb", "'hellaswag:rc::olmes': gold answer's bits per byte")]
+
+
 def test_plot_puts_each_verdict_under_its_panel_and_the_real_reference_on_diversity(tmp_path):
     from selftrain.verdict import contrast_rows, verdict_rows
 
