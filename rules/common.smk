@@ -26,6 +26,7 @@ from selftrain.cost_plan import planned_runtimes, runtime_default  # noqa: E402
 from selftrain.hub import fetch_plan, needs_fetch  # noqa: E402
 from selftrain.io import InputError  # noqa: E402
 from selftrain.memory_plan import check_memory, gpus as gpus_of  # noqa: E402
+from selftrain.arrays import check_array_jobs  # noqa: E402
 from selftrain.signatures import cache_signatures  # noqa: E402
 from selftrain.resources import (
     config_resource,
@@ -355,6 +356,9 @@ def job_model(kind, wc):
     return wc.get("model", "")
 
 
+ARRAYS_CHECKED = []
+
+
 def resource(kind, key, default=None):
     """A scheduler resource of a kind of job: its model's (job_model) override (models.<m>.resources.<kind>.<key>), the
     config's (resources.<kind>.<key>) or the default (planned()); memory and runtime double with each retry, up to
@@ -380,6 +384,10 @@ def resource(kind, key, default=None):
     )
 
     def get(wc, attempt):
+        if (
+            not ARRAYS_CHECKED
+        ):  # the executor's settings exist once the workflow runs, not while it is parsed
+            ARRAYS_CHECKED.append(check_array_jobs(workflow, workflow.rules))
         model = job_model(kind, wc)
         v = by_model.get(model, value)
         if not escalates or v is None:
@@ -391,6 +399,11 @@ def resource(kind, key, default=None):
             v * 2 ** (attempt - 1) if cap is None else min(v * 2 ** (attempt - 1), cap)
         )
 
+    # what an array job cannot hold (check_array_jobs): a value per model, a value per attempt
+    get.varies = [
+        *(["model"] if len(set(by_model.values())) > 1 else []),
+        *(["attempt"] if escalates else []),
+    ]
     return get
 
 

@@ -383,7 +383,7 @@ rule show:
 """
 
 
-def limits_workflow(wd, cfg, fail=False):
+def limits_workflow(wd, cfg, fail=False, args=()):
     """LIMITS_SMK with the pipeline's own rules/common.smk under a config, started through the Slurm profile
     (--verbose: the plugin logs its sbatch call)."""
     write_config(wd, cfg)
@@ -392,7 +392,7 @@ def limits_workflow(wd, cfg, fail=False):
         (wd / folder).symlink_to(ROOT / folder)
     if fail:
         (wd / "fail").touch()
-    return snakemake_slurm(wd, "-s", str(wd / "Snakefile"), "--verbose", limit=300)
+    return snakemake_slurm(wd, "-s", str(wd / "Snakefile"), "--verbose", *args, limit=300)
 
 
 def held_jobs(wd, count, proc):
@@ -458,6 +458,50 @@ def test_each_job_on_one_node_with_its_own_gpus_and_retries_within_the_partition
              "node, more than Slurm's partition gpu (scontrol show partition, sinfo) allows (gpus_per_node 4)")]):
         wd = tmp_path / f"refused{i}"
         status, out = finished(limits_workflow(wd, {**(one if i < 2 else cfg), **changes}), wd)
+        assert status == 1 and message in out, out[-3000:]
+        assert jobs_in(cluster, wd) == []
+
+
+ARRAY_SMK = """
+rule all:
+    input: ["job_1.txt", "job_2.txt"]
+
+# two jobs of one rule asking for different memory, as two models' jobs of one kind do in this pipeline
+rule show:
+    output: "job_{i}.txt"
+    resources: mem_mb=lambda wc: 100 * int(wc.i), runtime=3, cpus_per_task=1
+    shell: "scontrol show job -o $SLURM_JOB_ID > {output}"
+"""
+
+
+def test_job_arrays_are_refused_where_a_rules_jobs_differ(cluster, tmp_path):
+    """Slurm job arrays (--slurm-array-jobs, plugin 2.8.0), measured: the two jobs of one rule go out as one array,
+    and both run with the first job's memory, the second asking for twice as much. So the pipeline refuses arrays
+    for a rule whose jobs differ (per model, or per attempt under retries), before any job."""
+    wd = tmp_path / "plugin"
+    wd.mkdir()
+    (wd / "Snakefile").write_text(ARRAY_SMK)
+    status, out = finished(snakemake_slurm(wd, "-s", str(wd / "Snakefile"), "--retries", "0", "--slurm-array-jobs",
+                                           "show", "--verbose", limit=300), wd)
+    assert status == 0, out[-6000:]
+    jobs = sorted(jobs_in(cluster, wd), key=lambda j: j["JobID"])
+    assert [j["JobID"].split("_")[1] for j in jobs] == ["1", "2"], jobs  # one array, two tasks
+    assert {j["JobID"].split("_")[0] for j in jobs} == {jobs[0]["JobID"].split("_")[0]}
+    granted = sorted(re.search(r"MinMemoryNode=(\S+)", (wd / f"job_{i}.txt").read_text())[1] for i in (1, 2))
+    # the first job's 100 MB (plus 1 MB the plugin adds for the array's encoded payload) for both: job_2 asked for 200
+    assert granted == ["101M", "101M"], granted
+
+    cfg = json.loads(json.dumps(TINY))
+    cfg["models"]["pico2"] = json.loads(json.dumps(cfg["models"]["pico"]))
+    cfg["models"]["pico2"]["resources"] = {"train": {"mem_mb": 200}}
+    for name, args, message in [
+            ("models", ["--retries", "0"], "--slurm-array-jobs: rule show's jobs ask for different resources "
+                                           "(mem_mb per model), and the Slurm plugin (2.8.0) submits an array with "
+                                           "its first job's resources; leave the rule out of --slurm-array-jobs"),
+            ("retries", [], "(mem_mb per attempt; runtime per attempt)")]:
+        wd = tmp_path / name
+        status, out = finished(limits_workflow(wd, cfg if name == "models" else TINY,
+                                               args=["--slurm-array-jobs", "all", *args]), wd)
         assert status == 1 and message in out, out[-3000:]
         assert jobs_in(cluster, wd) == []
 
