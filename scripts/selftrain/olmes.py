@@ -90,6 +90,11 @@ def leaves(name: str) -> list[str]:
     return [name]
 
 
+def lm_eval_tasks(name: str) -> list[str]:
+    """Every lm-eval task a configured name runs: the leaves of each of its members."""
+    return [leaf for member in members(name) for leaf in leaves(member)]
+
+
 def variant_dir(task: str, kind: str) -> Path:
     """The packaged variant a (task, kind) reads: RC / MC 5-shot (test split where OLMES uses it), the gold-bpb or
     bpb set with the most shots."""
@@ -288,15 +293,21 @@ def every_leaf() -> list[str]:
     return [leaf for n in [*filter(known, names), "mmlu:rc::olmes", "mmlu:mc::olmes"] for leaf in leaves(n)]
 
 
-def measured_sizes() -> dict:
-    """The sizes table of the installed package, read from its files (about 10 s)."""
+def installed_package() -> str:
     from importlib.metadata import version
 
-    sizes = {}
-    for leaf in every_leaf():
-        docs = instances(leaf)
-        sizes[leaf] = [len(docs), sum(len(c) + len(k) for d in docs for c, k in zip(d["contexts"], d["continuations"]))]
-    return {"package": f"{DISTRIBUTION}=={version(DISTRIBUTION)}", "sizes": sizes}
+    return f"{DISTRIBUTION}=={version(DISTRIBUTION)}"
+
+
+def read_size(leaf: str) -> list[int]:
+    """[instances, characters] of a leaf, read from the package's files."""
+    docs = instances(leaf)
+    return [len(docs), sum(len(c) + len(k) for d in docs for c, k in zip(d["contexts"], d["continuations"]))]
+
+
+def measured_sizes() -> dict:
+    """The sizes table of the installed package, read from its files (about 10 s)."""
+    return {"package": installed_package(), "sizes": {leaf: read_size(leaf) for leaf in every_leaf()}}
 
 
 def write_sizes(path: Path = SIZES) -> None:
@@ -308,16 +319,15 @@ def write_sizes(path: Path = SIZES) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def leaf_size(leaf: str) -> tuple[int, int]:
-    """(instances, characters) of a leaf: the committed table where it was written from the installed package's
-    version, else read from the package."""
-    from importlib.metadata import version
-
+def committed_sizes() -> dict[str, list[int]]:
+    """The committed table's sizes, read once; none where it was written from another version of the package."""
     table = json.loads(SIZES.read_text())
-    if table["package"] == f"{DISTRIBUTION}=={version(DISTRIBUTION)}" and leaf in table["sizes"]:
-        return tuple(table["sizes"][leaf])
-    docs = instances(leaf)
-    return len(docs), sum(len(c) + len(k) for d in docs for c, k in zip(d["contexts"], d["continuations"]))
+    return table["sizes"] if table["package"] == installed_package() else {}
+
+
+def leaf_size(leaf: str) -> list[int]:
+    """[instances, characters] of a leaf: the committed table's, else read from the package (read_size)."""
+    return committed_sizes().get(leaf) or read_size(leaf)
 
 
 def request_chars(name: str, limit: int | None) -> int:
@@ -325,8 +335,7 @@ def request_chars(name: str, limit: int | None) -> int:
     choice's context plus continuation, over the first `limit` instances (per MMLU subject), taken as that many
     instances of the set's mean size."""
     total = 0
-    for task_name in members(name):
-        for leaf in leaves(task_name):
-            n, chars = leaf_size(leaf)
-            total += round(chars * (n if limit is None else min(limit, n)) / n) if n else 0
+    for leaf in lm_eval_tasks(name):
+        n, chars = leaf_size(leaf)
+        total += round(chars * (n if limit is None else min(limit, n)) / n) if n else 0
     return total

@@ -27,7 +27,7 @@ def cache_signatures(rules):
     from snakemake.resources import Resource
 
     if not hasattr(Resource.evaluate, FUNC_OVERWRITE_PARAMS_ATTR):
-        Resource.evaluate._overwrite_params = inspect.signature(Resource("x", 1).evaluate).parameters
+        setattr(Resource.evaluate, FUNC_OVERWRITE_PARAMS_ATTR, inspect.signature(Resource("x", 1).evaluate).parameters)
     for rule in rules:
         items = [*rule.input, *rule.params, *(rule.resources or {}).values()]
         for f in filter(None, map(unwrap, items)):
